@@ -1,0 +1,101 @@
+# proxsmtpd - per-connection SMTP content filter
+VERSION    = 2.0.0
+PREFIX    ?= /usr/local
+sbindir   ?= $(PREFIX)/sbin
+sysconfdir ?= $(PREFIX)/etc
+mandir    ?= $(PREFIX)/share/man
+datadir   ?= $(PREFIX)/share
+unitdir   ?= $(PREFIX)/lib/systemd/system
+xinetddir ?= /etc/xinetd.d
+DESTDIR   ?=
+
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+# snprintf truncation is how every bounded buffer here is filled, on purpose.
+WARN       = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
+CPPFLAGS  += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \
+             -DDEFAULT_CONFIG='"$(sysconfdir)/proxsmtpd.conf"'
+SD_CFLAGS := $(shell pkg-config --cflags libsystemd 2>/dev/null)
+SD_LIBS   := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
+
+SRCS = src/main.c src/config.c src/log.c src/sig.c src/io.c src/reply.c \
+       src/upstream.c src/spool.c src/data.c src/filter.c src/session.c
+HDRS = $(wildcard src/*.h)
+
+all: proxsmtpd
+
+proxsmtpd: $(SRCS) $(HDRS) Makefile
+	$(CC) -std=c17 $(WARN) $(CPPFLAGS) $(SD_CFLAGS) $(CFLAGS) -o $@ $(SRCS) $(LDFLAGS) $(SD_LIBS)
+
+# The same program under AddressSanitizer and UndefinedBehaviorSanitizer.
+proxsmtpd-asan: $(SRCS) $(HDRS) Makefile
+	clang -std=c17 $(WARN) $(CPPFLAGS) $(SD_CFLAGS) -O1 -g \
+	  -fsanitize=address,undefined -fno-sanitize-recover=all \
+	  -fno-omit-frame-pointer -o $@ $(SRCS) $(SD_LIBS)
+
+# A clang build with the same warnings, to keep both compilers clean.
+proxsmtpd-clang: $(SRCS) $(HDRS) Makefile
+	clang -std=c17 $(WARN) $(CPPFLAGS) $(SD_CFLAGS) -O2 -g -o $@ $(SRCS) $(SD_LIBS)
+
+cppcheck:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+	  --std=c11 --inline-suppr -D_GNU_SOURCE -Isrc $(SRCS)
+
+# The whole suite. In CI (CI=true) also the clang build, cppcheck and the
+# suite again under ASan+UBSan; the last line is the total for all runs.
+TESTS ?= t/*.bats
+check:
+	@scripts/deps check
+	@$(MAKE) --no-print-directory proxsmtpd
+	@rm -f t/.counts
+	@t/run --label gcc --counts t/.counts $(TESTS) || true
+	@if [ "$$CI" = true ] || [ -n "$$CHECK_FULL" ]; then \
+	  $(MAKE) --no-print-directory proxsmtpd-clang cppcheck proxsmtpd-asan && \
+	  PROXSMTPD=$(CURDIR)/proxsmtpd-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    t/run --label asan --counts t/.counts $(TESTS) || true; \
+	fi
+	@t/run --sum t/.counts
+
+demo: proxsmtpd
+	@scripts/deps demo
+	@scripts/demo
+
+bench: proxsmtpd
+	@scripts/deps bench
+	@bench/run
+
+install: proxsmtpd
+	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5 \
+	  $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir) $(DESTDIR)$(xinetddir) \
+	  $(DESTDIR)$(datadir)/proxsmtpd/filters
+	install -m 755 proxsmtpd $(DESTDIR)$(sbindir)/proxsmtpd
+	sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
+	  man/proxsmtpd.8 > $(DESTDIR)$(mandir)/man8/proxsmtpd.8
+	sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
+	  man/proxsmtpd.conf.5 > $(DESTDIR)$(mandir)/man5/proxsmtpd.conf.5
+	for f in proxsmtpd.socket proxsmtpd@.service; do \
+	  sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
+	    systemd/$$f > $(DESTDIR)$(unitdir)/$$f; done
+	install -d $(DESTDIR)$(datadir)/proxsmtpd/systemd
+	install -m 644 systemd/proxsmtpd-transparent.conf $(DESTDIR)$(datadir)/proxsmtpd/systemd/
+	sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
+	  xinetd.d/proxsmtpd > $(DESTDIR)$(xinetddir)/proxsmtpd
+	install -m 644 proxsmtpd.conf.sample $(DESTDIR)$(sysconfdir)/proxsmtpd.conf.sample
+	[ -e $(DESTDIR)$(sysconfdir)/proxsmtpd.conf ] || \
+	  install -m 644 proxsmtpd.conf.sample $(DESTDIR)$(sysconfdir)/proxsmtpd.conf
+	install -m 755 filters/*.sh $(DESTDIR)$(datadir)/proxsmtpd/filters/
+
+# The configuration file is the operator's: left in place.
+uninstall:
+	rm -f $(DESTDIR)$(sbindir)/proxsmtpd $(DESTDIR)$(mandir)/man8/proxsmtpd.8 \
+	  $(DESTDIR)$(mandir)/man5/proxsmtpd.conf.5 \
+	  $(DESTDIR)$(unitdir)/proxsmtpd.socket $(DESTDIR)$(unitdir)/proxsmtpd@.service \
+	  $(DESTDIR)$(xinetddir)/proxsmtpd $(DESTDIR)$(sysconfdir)/proxsmtpd.conf.sample
+	rm -rf $(DESTDIR)$(datadir)/proxsmtpd
+
+clean:
+	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang t/.counts
+	rm -rf fuzz/build
+
+.PHONY: all check demo bench install uninstall clean cppcheck

@@ -1,0 +1,401 @@
+/*
+ * config.c - parse proxsmtpd.conf.
+ *
+ * One setting a line, "Name: value"; names are case-insensitive; '#' starts a
+ * comment line; white space around the colon and at both ends is ignored. An
+ * unknown name, a bad value or a repeated name is an error naming file:line.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CONFIG_LINE_MAX 4096
+
+enum setting {
+	S_FILTER_COMMAND, S_FILTER_TYPE, S_FILTER_REJECT, S_FILTER_TIMEOUT,
+	S_HEADER, S_KEEPALIVES, S_OUT_ADDRESS, S_SKIP, S_TEMP_DIRECTORY,
+	S_TIMEOUT, S_TRANSPARENT_PROXY, S_USER, S_XCLIENT, S_BARE_NEWLINE,
+	S_LISTEN, S_MAX_CONNECTIONS, S_PID_FILE,
+	S_COUNT
+};
+
+static const char *const setting_names[S_COUNT] = {
+	[S_FILTER_COMMAND] = "FilterCommand",
+	[S_FILTER_TYPE] = "FilterType",
+	[S_FILTER_REJECT] = "FilterReject",
+	[S_FILTER_TIMEOUT] = "FilterTimeout",
+	[S_HEADER] = "Header",
+	[S_KEEPALIVES] = "KeepAlives",
+	[S_OUT_ADDRESS] = "OutAddress",
+	[S_SKIP] = "Skip",
+	[S_TEMP_DIRECTORY] = "TempDirectory",
+	[S_TIMEOUT] = "TimeOut",
+	[S_TRANSPARENT_PROXY] = "TransparentProxy",
+	[S_USER] = "User",
+	[S_XCLIENT] = "XClient",
+	[S_BARE_NEWLINE] = "BareNewline",
+	[S_LISTEN] = "Listen",
+	[S_MAX_CONNECTIONS] = "MaxConnections",
+	[S_PID_FILE] = "PidFile",
+};
+
+void
+config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->filter_type = FILTER_PIPE;
+	snprintf(cfg->filter_reject, sizeof(cfg->filter_reject),
+	    "530 Email Rejected");
+	cfg->filter_timeout = 30;
+	snprintf(cfg->temp_directory, sizeof(cfg->temp_directory), "/tmp");
+	cfg->timeout = 180;
+	cfg->transparent = TRANSPARENT_OFF;
+	cfg->bare_newline = BARE_NEWLINE_NORMALIZE;
+}
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int
+parse_seconds(const char *v, int min, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < min || n > 86400)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+static int
+parse_bool(const char *v, bool *out)
+{
+	if (strcasecmp(v, "on") == 0 || strcasecmp(v, "yes") == 0 ||
+	    strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0) {
+		*out = true;
+		return 0;
+	}
+	if (strcasecmp(v, "off") == 0 || strcasecmp(v, "no") == 0 ||
+	    strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) {
+		*out = false;
+		return 0;
+	}
+	return -1;
+}
+
+/* Decodes the \r \n \t \\ escapes of the Header setting. */
+static int
+decode_escapes(const char *v, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (; *v != '\0'; v++) {
+		char c = *v;
+
+		if (c == '\\') {
+			v++;
+			switch (*v) {
+			case 'r': c = '\r'; break;
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case '\\': c = '\\'; break;
+			default: return -1;
+			}
+		}
+		if (o + 1 >= outlen)
+			return -1;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* A Header must start with a field name and a colon (RFC 5322 2.2). */
+static int
+header_valid(const char *h)
+{
+	const char *p = h;
+
+	if (*h == '\0')
+		return 1;
+	while (*p > 32 && *p < 127 && *p != ':')
+		p++;
+	return p != h && *p == ':';
+}
+
+static int
+copy_value(char *dst, size_t dstlen, const char *v)
+{
+	if (strlen(v) >= dstlen)
+		return -1;
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+/* Returns NULL or a description of what is wrong with the value. */
+static const char *
+apply_setting(struct config *cfg, enum setting s, const char *v)
+{
+	bool b;
+
+	switch (s) {
+	case S_FILTER_COMMAND:
+		return copy_value(cfg->filter_command,
+		    sizeof(cfg->filter_command), v) ? "value too long" : NULL;
+	case S_FILTER_TYPE:
+		if (strcasecmp(v, "pipe") == 0)
+			cfg->filter_type = FILTER_PIPE;
+		else if (strcasecmp(v, "file") == 0)
+			cfg->filter_type = FILTER_FILE;
+		else if (strcasecmp(v, "reject") == 0)
+			cfg->filter_type = FILTER_REJECT;
+		else
+			return "expected pipe, file or reject";
+		return NULL;
+	case S_FILTER_REJECT:
+		if (*v == '\0')
+			return "empty reply";
+		return copy_value(cfg->filter_reject,
+		    sizeof(cfg->filter_reject), v) ? "value too long" : NULL;
+	case S_FILTER_TIMEOUT:
+		return parse_seconds(v, 1, &cfg->filter_timeout) ?
+		    "expected seconds (1-86400)" : NULL;
+	case S_HEADER:
+		if (decode_escapes(v, cfg->header, sizeof(cfg->header)))
+			return "bad escape (only \\r \\n \\t \\\\) or too long";
+		if (!header_valid(cfg->header))
+			return "expected 'Field-Name: value'";
+		return NULL;
+	case S_KEEPALIVES:
+		return parse_seconds(v, 0, &cfg->keepalives) ?
+		    "expected seconds (0-86400)" : NULL;
+	case S_OUT_ADDRESS:
+		if (*v == '\0')
+			return "empty address";
+		return copy_value(cfg->out_address,
+		    sizeof(cfg->out_address), v) ? "value too long" : NULL;
+	case S_SKIP:
+		if (strcasecmp(v, "authenticated") == 0)
+			cfg->skip_authenticated = true;
+		else if (strcasecmp(v, "none") == 0 || *v == '\0')
+			cfg->skip_authenticated = false;
+		else
+			return "expected authenticated or none";
+		return NULL;
+	case S_TEMP_DIRECTORY:
+		if (*v != '/')
+			return "expected an absolute path";
+		return copy_value(cfg->temp_directory,
+		    sizeof(cfg->temp_directory), v) ? "value too long" : NULL;
+	case S_TIMEOUT:
+		return parse_seconds(v, 1, &cfg->timeout) ?
+		    "expected seconds (1-86400)" : NULL;
+	case S_TRANSPARENT_PROXY:
+		if (strcasecmp(v, "full") == 0)
+			cfg->transparent = TRANSPARENT_FULL;
+		else if (strcasecmp(v, "client") == 0)
+			cfg->transparent = TRANSPARENT_CLIENT;
+		else if (parse_bool(v, &b) == 0)
+			cfg->transparent = b ? TRANSPARENT_CLIENT :
+			    TRANSPARENT_OFF;
+		else
+			return "expected off, on, client or full";
+		return NULL;
+	case S_USER:
+		return copy_value(cfg->user, sizeof(cfg->user), v) ?
+		    "value too long" : NULL;
+	case S_XCLIENT:
+		return parse_bool(v, &cfg->xclient) ? "expected on or off" :
+		    NULL;
+	case S_BARE_NEWLINE:
+		if (strcasecmp(v, "normalize") == 0)
+			cfg->bare_newline = BARE_NEWLINE_NORMALIZE;
+		else if (strcasecmp(v, "reject") == 0)
+			cfg->bare_newline = BARE_NEWLINE_REJECT;
+		else
+			return "expected normalize or reject";
+		return NULL;
+	case S_LISTEN:
+	case S_MAX_CONNECTIONS:
+	case S_PID_FILE:
+		/* The launcher does these jobs now; main logs that. */
+		snprintf(cfg->ignored + strlen(cfg->ignored),
+		    sizeof(cfg->ignored) - strlen(cfg->ignored), "%s%s",
+		    cfg->ignored[0] ? ", " : "", setting_names[s]);
+		return NULL;
+	case S_COUNT:
+		break;
+	}
+	return "internal error";
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int
+config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	char line[CONFIG_LINE_MAX];
+	bool seen[S_COUNT] = { false };
+	FILE *f;
+	int lineno = 0;
+	int rc = 0;
+
+	if (copy_value(cfg->path, sizeof(cfg->path), path)) {
+		seterr(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	f = fopen(path, "re");
+	if (f == NULL) {
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? -2 : -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *name, *value, *colon;
+		const char *why;
+		int s;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			seterr(err, errlen, "%s:%d: line too long", path,
+			    lineno);
+			rc = -1;
+			break;
+		}
+		name = trim(line);
+		if (*name == '\0' || *name == '#')
+			continue;
+		colon = strchr(name, ':');
+		if (colon == NULL) {
+			seterr(err, errlen, "%s:%d: expected 'Name: value'",
+			    path, lineno);
+			rc = -1;
+			break;
+		}
+		*colon = '\0';
+		name = trim(name);
+		value = trim(colon + 1);
+		for (s = 0; s < S_COUNT; s++)
+			if (strcasecmp(name, setting_names[s]) == 0)
+				break;
+		if (s == S_COUNT) {
+			seterr(err, errlen, "%s:%d: unknown setting '%s'",
+			    path, lineno, name);
+			rc = -1;
+			break;
+		}
+		if (seen[s]) {
+			seterr(err, errlen, "%s:%d: %s given twice", path,
+			    lineno, setting_names[s]);
+			rc = -1;
+			break;
+		}
+		seen[s] = true;
+		why = apply_setting(cfg, (enum setting)s, value);
+		if (why != NULL) {
+			seterr(err, errlen, "%s:%d: %s: %s", path, lineno,
+			    setting_names[s], why);
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && ferror(f)) {
+		seterr(err, errlen, "%s: read error", path);
+		rc = -1;
+	}
+	fclose(f);
+	return rc;
+}
+
+int
+config_validate(const struct config *cfg, char *err, size_t errlen)
+{
+	if (cfg->transparent == TRANSPARENT_OFF && cfg->out_address[0] == '\0') {
+		seterr(err, errlen,
+		    "%s: OutAddress is required unless TransparentProxy is on",
+		    cfg->path);
+		return -1;
+	}
+	if (cfg->transparent != TRANSPARENT_OFF && cfg->out_address[0] != '\0') {
+		seterr(err, errlen,
+		    "%s: OutAddress and TransparentProxy exclude each other",
+		    cfg->path);
+		return -1;
+	}
+	if (cfg->filter_type == FILTER_FILE && cfg->filter_command[0] == '\0') {
+		seterr(err, errlen, "%s: FilterType file needs a FilterCommand",
+		    cfg->path);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+print_escaped(FILE *out, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\r')
+			fputs("\\r", out);
+		else if (*s == '\n')
+			fputs("\\n", out);
+		else if (*s == '\t')
+			fputs("\\t", out);
+		else if (*s == '\\')
+			fputs("\\\\", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+void
+config_print(const struct config *cfg, FILE *out)
+{
+	static const char *const types[] = { "pipe", "file", "reject" };
+	static const char *const tp[] = { "off", "client", "full" };
+
+	fprintf(out, "# effective settings of %s\n", cfg->path);
+	fprintf(out, "FilterCommand: %s\n", cfg->filter_command);
+	fprintf(out, "FilterType: %s\n", types[cfg->filter_type]);
+	fprintf(out, "FilterReject: %s\n", cfg->filter_reject);
+	fprintf(out, "FilterTimeout: %d\n", cfg->filter_timeout);
+	fputs("Header: ", out);
+	print_escaped(out, cfg->header);
+	fputc('\n', out);
+	fprintf(out, "KeepAlives: %d\n", cfg->keepalives);
+	fprintf(out, "OutAddress: %s\n", cfg->out_address);
+	fprintf(out, "Skip: %s\n", cfg->skip_authenticated ? "authenticated" :
+	    "none");
+	fprintf(out, "TempDirectory: %s\n", cfg->temp_directory);
+	fprintf(out, "TimeOut: %d\n", cfg->timeout);
+	fprintf(out, "TransparentProxy: %s\n", tp[cfg->transparent]);
+	fprintf(out, "User: %s\n", cfg->user);
+	fprintf(out, "XClient: %s\n", cfg->xclient ? "on" : "off");
+	fprintf(out, "BareNewline: %s\n",
+	    cfg->bare_newline == BARE_NEWLINE_REJECT ? "reject" : "normalize");
+}

@@ -1,0 +1,62 @@
+/*
+ * config.h - proxsmtpd.conf: the settings of one run.
+ *
+ * The file is parsed once at start-up into a struct config that the rest of
+ * the program reads and never changes.
+ */
+#ifndef PROXSMTPD_CONFIG_H
+#define PROXSMTPD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define CONFIG_VALUE_MAX 1024	/* longest value of any setting */
+
+enum filter_type {
+	FILTER_PIPE,
+	FILTER_FILE,
+	FILTER_REJECT,
+};
+
+enum transparent_mode {
+	TRANSPARENT_OFF,
+	TRANSPARENT_CLIENT,	/* upstream = original destination */
+	TRANSPARENT_FULL,	/* ... and connect from the client's address */
+};
+
+enum bare_newline {
+	BARE_NEWLINE_NORMALIZE,	/* bare CR / LF in DATA become CRLF */
+	BARE_NEWLINE_REJECT,	/* a message holding one is refused */
+};
+
+struct config {
+	char	path[CONFIG_VALUE_MAX];
+	char	filter_command[CONFIG_VALUE_MAX];	/* empty: no filter */
+	enum filter_type filter_type;
+	char	filter_reject[CONFIG_VALUE_MAX];
+	int	filter_timeout;		/* seconds */
+	char	header[CONFIG_VALUE_MAX];	/* escapes \r \n already decoded */
+	int	keepalives;		/* seconds, 0 = off */
+	char	out_address[CONFIG_VALUE_MAX];
+	bool	skip_authenticated;
+	char	temp_directory[CONFIG_VALUE_MAX];
+	int	timeout;		/* seconds */
+	enum transparent_mode transparent;
+	char	user[CONFIG_VALUE_MAX];
+	bool	xclient;
+	enum bare_newline bare_newline;
+	char	ignored[128];	/* daemon settings of 1.10 that were given */
+};
+
+void	config_defaults(struct config *);
+/*
+ * Reads path into cfg. On failure writes "file:line: reason" into err and
+ * returns -1. A missing file returns -2 (err says so) so that the caller can
+ * decide whether that is fatal.
+ */
+int	config_load(struct config *, const char *path, char *err, size_t errlen);
+/* Checks that the settings work together (e.g. an OutAddress is given). */
+int	config_validate(const struct config *, char *err, size_t errlen);
+void	config_print(const struct config *, FILE *);
+
+#endif

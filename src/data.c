@@ -1,0 +1,222 @@
+/*
+ * data.c - DATA decoder (client to spool) and encoder (file to upstream).
+ */
+#include "data.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+void
+data_decoder_init(struct data_decoder *d)
+{
+	d->state = D_BOL;
+	d->bare_newline = false;
+}
+
+bool
+data_done(const struct data_decoder *d)
+{
+	return d->state == D_END;
+}
+
+size_t
+data_decode(struct data_decoder *d, const unsigned char *in, size_t inlen,
+    unsigned char *out, size_t *outlen)
+{
+	size_t i = 0, o = 0;
+
+	while (i < inlen && d->state != D_END) {
+		unsigned char c = in[i];
+
+		switch (d->state) {
+		case D_MID:
+			/* Fast path: copy the plain run of the line. */
+			while (c != '\r' && c != '\n') {
+				out[o++] = c;
+				if (++i == inlen)
+					goto out;
+				c = in[i];
+			}
+			if (c == '\r') {
+				d->state = D_CR;
+			} else {
+				d->bare_newline = true;
+				out[o++] = '\r';
+				out[o++] = '\n';
+				d->state = D_BOL_LOOSE;
+			}
+			i++;
+			break;
+		case D_CR:
+			out[o++] = '\r';
+			out[o++] = '\n';
+			if (c == '\n') {
+				d->state = D_BOL;
+				i++;
+			} else {
+				/* Bare CR: a line end here, reprocess c. */
+				d->bare_newline = true;
+				d->state = D_BOL_LOOSE;
+			}
+			break;
+		case D_BOL:
+		case D_BOL_LOOSE:
+			if (c == '.') {
+				d->state = d->state == D_BOL ? D_DOT :
+				    D_DOT_LOOSE;
+				i++;
+			} else {
+				d->state = D_MID;
+			}
+			break;
+		case D_DOT:
+			if (c == '\r') {
+				d->state = D_DOT_CR;
+				i++;
+			} else if (c == '\n') {
+				/* ".\n": a lone dot, but not the end. */
+				d->bare_newline = true;
+				out[o++] = '.';
+				d->state = D_MID;
+			} else {
+				d->state = D_MID;	/* stuffed dot dropped */
+			}
+			break;
+		case D_DOT_CR:
+			if (c == '\n') {
+				d->state = D_END;
+				i++;
+			} else {
+				/* ".\r" then more: the dot was content. */
+				d->bare_newline = true;
+				out[o++] = '.';
+				out[o++] = '\r';
+				out[o++] = '\n';
+				d->state = D_BOL_LOOSE;
+			}
+			break;
+		case D_DOT_LOOSE:
+			/* A dot after a bare line end: unstuff it, but a lone
+			 * dot is content, never the end. */
+			if (c == '\r' || c == '\n')
+				out[o++] = '.';
+			d->state = D_MID;
+			break;
+		case D_END:
+			break;
+		}
+	}
+out:
+	*outlen = o;
+	return i;
+}
+
+enum enc_state {
+	E_BOL,
+	E_MID,
+	E_CR,
+};
+
+struct encoder {
+	enum enc_state state;
+	bool	in_headers;
+	const char *header;
+	size_t	o;
+	unsigned char out[IO_BUFSIZE];
+};
+
+static int
+enc_flush(struct encoder *e, struct io *io)
+{
+	int r = io_write(io, e->out, e->o);
+
+	e->o = 0;
+	return r;
+}
+
+static void
+enc_header(struct encoder *e, struct io *io, int *r)
+{
+	e->in_headers = false;
+	if (e->header == NULL || e->header[0] == '\0')
+		return;
+	if (*r == IO_OK)
+		*r = enc_flush(e, io);
+	if (*r == IO_OK)
+		*r = io_puts(io, e->header);
+}
+
+int
+data_encode(int fd, struct io *io, const char *header, off_t *sent)
+{
+	static const size_t slice = IO_BUFSIZE / 2 - 8;
+	unsigned char in[IO_BUFSIZE / 2];
+	struct encoder e;
+	ssize_t n;
+	int r = IO_OK;
+
+	e.state = E_BOL;
+	e.in_headers = true;
+	e.header = header;
+	e.o = 0;
+	*sent = 0;
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return IO_ERROR;
+	while (r == IO_OK) {
+		n = read(fd, in, slice);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return IO_ERROR;
+		if (n == 0)
+			break;
+		*sent += n;
+		for (ssize_t i = 0; i < n && r == IO_OK; i++) {
+			unsigned char c = in[i];
+
+			if (e.state == E_CR) {
+				/* CRLF, or a bare CR: both end the line. */
+				e.out[e.o++] = '\r';
+				e.out[e.o++] = '\n';
+				e.state = E_BOL;
+				if (c == '\n')
+					continue;
+			}
+			if (e.state == E_BOL) {
+				if (e.in_headers && (c == '\r' || c == '\n'))
+					enc_header(&e, io, &r);
+				if (c == '.')
+					e.out[e.o++] = '.';
+				e.state = E_MID;
+			}
+			if (c == '\r') {
+				e.state = E_CR;
+			} else if (c == '\n') {
+				e.out[e.o++] = '\r';
+				e.out[e.o++] = '\n';
+				e.state = E_BOL;
+			} else {
+				e.out[e.o++] = c;
+			}
+			if (e.o >= sizeof(e.out) - 8)
+				r = enc_flush(&e, io);
+		}
+	}
+	if (r != IO_OK)
+		return r;
+	if (e.state != E_BOL) {
+		/* Complete the last line (the filter may not have). */
+		e.out[e.o++] = '\r';
+		e.out[e.o++] = '\n';
+	}
+	if (e.in_headers)
+		enc_header(&e, io, &r);
+	if (r == IO_OK) {
+		e.out[e.o++] = '.';
+		e.out[e.o++] = '\r';
+		e.out[e.o++] = '\n';
+		r = enc_flush(&e, io);
+	}
+	return r;
+}

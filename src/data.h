@@ -1,0 +1,58 @@
+/*
+ * data.h - the message body on the wire and on disk.
+ *
+ * The decoder turns what the client sends after DATA into the message
+ * itself: dot-stuffing removed, every line ending in CRLF. Only CRLF.CRLF
+ * ends the data; a bare CR or bare LF is a line end in the spooled copy and
+ * is remembered (BareNewline decides whether that is acceptable), but a "."
+ * line after one never ends the message.
+ *
+ * The encoder turns any file (our spool, or whatever a filter wrote) into
+ * canonical SMTP data: CRLF line ends, dot-stuffed, one terminator, with an
+ * optional header inserted at the end of the header block.
+ */
+#ifndef PROXSMTPD_DATA_H
+#define PROXSMTPD_DATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "io.h"
+
+enum data_state {
+	D_BOL,		/* after CRLF, or at the start */
+	D_BOL_LOOSE,	/* after a bare CR or LF */
+	D_DOT,		/* "." at D_BOL */
+	D_DOT_CR,	/* ".\r" at D_BOL */
+	D_DOT_LOOSE,	/* "." at D_BOL_LOOSE */
+	D_MID,		/* inside a line */
+	D_CR,		/* CR inside a line */
+	D_END,		/* CRLF.CRLF seen */
+};
+
+struct data_decoder {
+	enum data_state state;
+	bool	bare_newline;	/* a bare CR or LF was seen */
+};
+
+void	data_decoder_init(struct data_decoder *);
+/*
+ * Decodes up to inlen bytes of in, appending output to out (room for
+ * DATA_DECODE_ROOM(inlen) bytes). Stops at the end of data. Returns the
+ * number of input bytes consumed; *outlen is set.
+ */
+#define DATA_DECODE_ROOM(n) (3 * (n) + 8)
+size_t	data_decode(struct data_decoder *, const unsigned char *in,
+	    size_t inlen, unsigned char *out, size_t *outlen);
+bool	data_done(const struct data_decoder *);
+
+/*
+ * Sends the file fd (from its start) to io as SMTP data, then ".\r\n".
+ * header (may be NULL/empty) ends in CRLF and goes before the first empty
+ * line, or at the end when there is none. Returns IO_OK or an IO_* status;
+ * read errors return IO_ERROR with errno. *sent counts message bytes.
+ */
+int	data_encode(int fd, struct io *, const char *header, off_t *sent);
+
+#endif

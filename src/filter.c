@@ -1,0 +1,375 @@
+/*
+ * filter.c - spawn, feed, collect, wait, kill.
+ */
+#include "filter.h"
+#include "sig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FEED_BUFSIZE 65536
+#define DEFAULT_REJECT "550 5.7.1 Content rejected"
+
+struct run {
+	pid_t	pid;
+	int	pidfd;
+	int	in_w, out_r, err_r;
+	bool	exited;
+	int	status;
+	off_t	in_off;
+	size_t	feed_pos, feed_len;
+	char	err_cur[REPLY_LINE_MAX];
+	size_t	err_cur_len;
+	char	err_last[REPLY_LINE_MAX];
+	unsigned char feed[FEED_BUFSIZE];
+};
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void
+filter_kill(pid_t *running)
+{
+	if (*running > 0) {
+		kill(-*running, SIGKILL);
+		while (waitpid(*running, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	*running = 0;
+}
+
+static int
+spawn(const struct config *cfg, char *const envp[], struct run *run,
+    bool pipe_mode, char *why, size_t whylen)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t mask, defaults;
+	char *argv[] = { "sh", "-c", (char *)cfg->filter_command, NULL };
+	int rc;
+
+	if (pipe2(err, O_CLOEXEC) < 0 ||
+	    (pipe_mode && (pipe2(in, O_CLOEXEC) < 0 ||
+	    pipe2(out, O_CLOEXEC) < 0))) {
+		snprintf(why, whylen, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	posix_spawn_file_actions_init(&fa);
+	if (pipe_mode) {
+		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+		posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	} else {
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
+		    0);
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY,
+		    0);
+	}
+	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	/* Nothing of ours but 0, 1, 2 reaches the filter. */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawnattr_init(&attr);
+	sig_child_defaults(&mask, &defaults);
+	posix_spawnattr_setsigmask(&attr, &mask);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawn(&run->pid, "/bin/sh", &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (rc != 0) {
+		snprintf(why, whylen, "cannot start /bin/sh: %s", strerror(rc));
+		goto fail;
+	}
+	close_fd(&in[0]);
+	close_fd(&out[1]);
+	close_fd(&err[1]);
+	run->in_w = in[1];
+	run->out_r = out[0];
+	run->err_r = err[0];
+	if (run->in_w >= 0)
+		fcntl(run->in_w, F_SETFL, O_NONBLOCK);
+	run->pidfd = (int)syscall(SYS_pidfd_open, run->pid, 0);
+	return 0;
+fail:
+	close_fd(&in[0]);
+	close_fd(&in[1]);
+	close_fd(&out[0]);
+	close_fd(&out[1]);
+	close_fd(&err[0]);
+	close_fd(&err[1]);
+	return -1;
+}
+
+/* Keeps the last non-empty line the filter wrote to stderr. */
+static void
+take_stderr(struct run *run, const char *buf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			size_t len = run->err_cur_len;
+
+			while (len > 0 && (run->err_cur[len - 1] == '\r' ||
+			    run->err_cur[len - 1] == ' '))
+				len--;
+			if (len > 0) {
+				memcpy(run->err_last, run->err_cur, len);
+				run->err_last[len] = '\0';
+			}
+			run->err_cur_len = 0;
+		} else if (run->err_cur_len + 1 < sizeof(run->err_cur)) {
+			run->err_cur[run->err_cur_len++] = buf[i];
+		}
+	}
+}
+
+static void
+feed(struct run *run, int in_fd)
+{
+	ssize_t n;
+
+	for (;;) {
+		if (run->feed_pos == run->feed_len) {
+			n = pread(in_fd, run->feed, sizeof(run->feed),
+			    run->in_off);
+			if (n <= 0) {
+				/* End of message (or unreadable): close stdin. */
+				close_fd(&run->in_w);
+				return;
+			}
+			run->in_off += n;
+			run->feed_pos = 0;
+			run->feed_len = (size_t)n;
+		}
+		n = write(run->in_w, run->feed + run->feed_pos,
+		    run->feed_len - run->feed_pos);
+		if (n > 0) {
+			run->feed_pos += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		/* EPIPE: the filter does not read its input; that is its
+		 * business, its exit status still decides. */
+		close_fd(&run->in_w);
+		return;
+	}
+}
+
+/* Drains fd into out (or stderr handling); closes it at end of file. */
+static void
+drain(struct run *run, int *fd, struct spool *out)
+{
+	char buf[FEED_BUFSIZE];
+	ssize_t n;
+
+	n = read(*fd, buf, sizeof(buf));
+	if (n > 0) {
+		if (out != NULL)
+			spool_put(out, buf, (size_t)n);
+		else
+			take_stderr(run, buf, (size_t)n);
+	} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+		close_fd(fd);
+	}
+}
+
+static void
+reap(struct run *run, pid_t *running)
+{
+	/* The shell is a zombie, so its group id is still ours to kill:
+	 * nothing it started outlives it. */
+	kill(-run->pid, SIGKILL);
+	while (waitpid(run->pid, &run->status, 0) < 0 && errno == EINTR)
+		;
+	run->exited = true;
+	*running = 0;
+	close_fd(&run->pidfd);
+	close_fd(&run->in_w);
+}
+
+static void
+judge(const struct config *cfg, struct run *run, struct filter_result *res)
+{
+	int st = run->status;
+
+	if (WIFSIGNALED(st)) {
+		res->outcome = VERDICT_TEMPFAIL;
+		snprintf(res->why, sizeof(res->why), "filter killed by signal %d",
+		    WTERMSIG(st));
+		return;
+	}
+	if (!WIFEXITED(st)) {
+		res->outcome = VERDICT_TEMPFAIL;
+		snprintf(res->why, sizeof(res->why), "filter ended oddly");
+		return;
+	}
+	st = WEXITSTATUS(st);
+	if (st == 0) {
+		res->outcome = VERDICT_FORWARD;
+		return;
+	}
+	/* The shell's own conventions: these are broken filters, not
+	 * verdicts on the mail. */
+	if (st == 126 || st == 127) {
+		res->outcome = VERDICT_TEMPFAIL;
+		snprintf(res->why, sizeof(res->why),
+		    "filter could not be run (exit %d): %.150s", st,
+		    run->err_last);
+		return;
+	}
+	if (st > 128) {
+		res->outcome = VERDICT_TEMPFAIL;
+		snprintf(res->why, sizeof(res->why),
+		    "a filter process was killed by signal %d (exit %d)",
+		    st - 128, st);
+		return;
+	}
+	(void)cfg;
+	if (reply_parse_verdict(run->err_last, DEFAULT_REJECT, res->reply,
+	    sizeof(res->reply)) == 250)
+		res->outcome = VERDICT_DROP;
+	else
+		res->outcome = VERDICT_REJECT;
+	snprintf(res->why, sizeof(res->why), "filter exit %d", st);
+}
+
+void
+filter_run(const struct config *cfg, char *const envp[], int in_fd,
+    struct spool *out, pid_t *running, filter_tick_fn tick, void *arg,
+    struct filter_result *res)
+{
+	struct run *rp;
+	long start = now_ms(), deadline, next_tick = -1, wait;
+	struct pollfd pfd[4];
+	struct timespec ts;
+	int n, idx_in, idx_out, idx_err, idx_pid;
+
+	memset(res, 0, sizeof(*res));
+	rp = calloc(1, sizeof(*rp));	/* 64 KiB: kept off the stack */
+	if (rp == NULL) {
+		res->outcome = VERDICT_TEMPFAIL;
+		snprintf(res->why, sizeof(res->why), "out of memory");
+		return;
+	}
+	rp->in_w = rp->out_r = rp->err_r = rp->pidfd = -1;
+	if (spawn(cfg, envp, rp, in_fd >= 0, res->why, sizeof(res->why))) {
+		res->outcome = VERDICT_TEMPFAIL;
+		free(rp);
+		return;
+	}
+	*running = rp->pid;
+	deadline = start + (long)cfg->filter_timeout * 1000L;
+	if (cfg->keepalives > 0 && tick != NULL)
+		next_tick = start + (long)cfg->keepalives * 1000L;
+	if (rp->in_w >= 0)
+		feed(rp, in_fd);
+	while (!rp->exited || rp->out_r >= 0 || rp->err_r >= 0) {
+		n = 0;
+		idx_in = idx_out = idx_err = idx_pid = -1;
+		if (rp->in_w >= 0) {
+			pfd[n] = (struct pollfd){ .fd = rp->in_w, .events = POLLOUT };
+			idx_in = n++;
+		}
+		if (rp->out_r >= 0) {
+			pfd[n] = (struct pollfd){ .fd = rp->out_r, .events = POLLIN };
+			idx_out = n++;
+		}
+		if (rp->err_r >= 0) {
+			pfd[n] = (struct pollfd){ .fd = rp->err_r, .events = POLLIN };
+			idx_err = n++;
+		}
+		if (!rp->exited && rp->pidfd >= 0) {
+			pfd[n] = (struct pollfd){ .fd = rp->pidfd, .events = POLLIN };
+			idx_pid = n++;
+		}
+		wait = deadline - now_ms();
+		if (next_tick >= 0 && next_tick - now_ms() < wait)
+			wait = next_tick - now_ms();
+		if (!rp->exited && rp->pidfd < 0 && wait > 20)
+			wait = 20;	/* no pidfd (old kernel): check often */
+		if (wait < 0)
+			wait = 0;
+		ts.tv_sec = wait / 1000;
+		ts.tv_nsec = (wait % 1000) * 1000000L;
+		n = ppoll(pfd, (nfds_t)n, &ts, sig_waitmask());
+		if (n < 0 && errno == EINTR && sig_caught()) {
+			filter_kill(running);
+			res->outcome = VERDICT_SIGNALLED;
+			snprintf(res->why, sizeof(res->why), "signal %d",
+			    sig_caught());
+			goto done;
+		}
+		if (now_ms() >= deadline) {
+			filter_kill(running);
+			res->outcome = VERDICT_TEMPFAIL;
+			snprintf(res->why, sizeof(res->why),
+			    "filter timed out after %d s", cfg->filter_timeout);
+			goto done;
+		}
+		if (next_tick >= 0 && now_ms() >= next_tick) {
+			tick(arg);
+			next_tick = now_ms() + (long)cfg->keepalives * 1000L;
+		}
+		if (n <= 0)
+			goto check_exit;
+		if (idx_in >= 0 && pfd[idx_in].revents)
+			feed(rp, in_fd);
+		if (idx_out >= 0 && pfd[idx_out].revents)
+			drain(rp, &rp->out_r, out);
+		if (idx_err >= 0 && pfd[idx_err].revents)
+			drain(rp, &rp->err_r, NULL);
+		if (idx_pid >= 0 && pfd[idx_pid].revents)
+			reap(rp, running);
+check_exit:
+		if (!rp->exited && rp->pidfd < 0 &&
+		    waitpid(rp->pid, &rp->status, WNOHANG) == rp->pid) {
+			/* Without a pidfd it is reaped here; kill the rest of
+			 * its group by the same reasoning as reap(). */
+			kill(-rp->pid, SIGKILL);
+			rp->exited = true;
+			*running = 0;
+			close_fd(&rp->in_w);
+		}
+	}
+	take_stderr(rp, "\n", 1);	/* a last line without its newline */
+	judge(cfg, rp, res);
+done:
+	close_fd(&rp->in_w);
+	close_fd(&rp->out_r);
+	close_fd(&rp->err_r);
+	close_fd(&rp->pidfd);
+	if (out != NULL)
+		res->output_size = out->size;
+	res->ms = now_ms() - start;
+	free(rp);
+}

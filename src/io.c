@@ -1,0 +1,215 @@
+/*
+ * io.c - bounded, buffered line I/O with timeouts.
+ */
+#include "io.h"
+#include "sig.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void
+io_init(struct io *io, int rfd, int wfd, int timeout_ms)
+{
+	io->rfd = rfd;
+	io->wfd = wfd;
+	io->timeout_ms = timeout_ms;
+	io->rpos = io->rlen = io->wlen = 0;
+	io->eof = false;
+}
+
+int
+io_wait(int fd, short events, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	struct timespec ts, *tsp = NULL;
+	int n;
+
+	if (sig_caught())
+		return IO_SIGNAL;
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+		tsp = &ts;
+	}
+	for (;;) {
+		n = ppoll(&pfd, 1, tsp, sig_waitmask());
+		if (n > 0)
+			return 1;
+		if (n == 0)
+			return IO_TIMEOUT;
+		if (errno == EINTR) {
+			if (sig_caught())
+				return IO_SIGNAL;
+			continue;
+		}
+		return IO_ERROR;
+	}
+}
+
+int
+io_flush(struct io *io)
+{
+	size_t off = 0;
+	ssize_t n;
+	int r;
+
+	while (off < io->wlen) {
+		n = write(io->wfd, io->wbuf + off, io->wlen - off);
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			r = io_wait(io->wfd, POLLOUT, io->timeout_ms);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		return IO_ERROR;
+	}
+	io->wlen = 0;
+	return IO_OK;
+}
+
+/* Reads more input, after sending what is queued for the same peer. */
+static int
+io_fill(struct io *io)
+{
+	ssize_t n;
+	int r;
+
+	if (io->eof)
+		return IO_EOF;
+	if (io->wlen > 0 && (r = io_flush(io)) != IO_OK)
+		return r;
+	if (io->rpos > 0) {
+		memmove(io->rbuf, io->rbuf + io->rpos, io->rlen - io->rpos);
+		io->rlen -= io->rpos;
+		io->rpos = 0;
+	}
+	if (io->rlen == sizeof(io->rbuf))
+		return IO_OK;
+	for (;;) {
+		r = io_wait(io->rfd, POLLIN, io->timeout_ms);
+		if (r < 0)
+			return r;
+		n = read(io->rfd, io->rbuf + io->rlen,
+		    sizeof(io->rbuf) - io->rlen);
+		if (n > 0) {
+			io->rlen += (size_t)n;
+			return IO_OK;
+		}
+		if (n == 0) {
+			io->eof = true;
+			return IO_EOF;
+		}
+		if (errno == EINTR || errno == EAGAIN)
+			continue;
+		return IO_ERROR;
+	}
+}
+
+int
+io_getline(struct io *io, char *line, size_t max, size_t *len, bool *bare)
+{
+	bool skipping = false;
+	unsigned char *lf;
+	size_t n;
+	int r;
+
+	for (;;) {
+		lf = memchr(io->rbuf + io->rpos, '\n', io->rlen - io->rpos);
+		if (lf != NULL)
+			break;
+		if (io->rlen - io->rpos >= max || io->rlen == sizeof(io->rbuf)) {
+			/* Too long for the caller: drop what we have, then
+			 * everything up to the next LF. */
+			skipping = true;
+			io->rpos = io->rlen;
+		}
+		r = io_fill(io);
+		if (r != IO_OK)
+			return r;
+	}
+	n = (size_t)(lf - (io->rbuf + io->rpos));
+	if (skipping || n >= max) {
+		io->rpos += n + 1;
+		return IO_TOOLONG;
+	}
+	*bare = !(n > 0 && lf[-1] == '\r');
+	*len = *bare ? n : n - 1;
+	memcpy(line, io->rbuf + io->rpos, *len);
+	line[*len] = '\0';
+	io->rpos += n + 1;
+	return IO_OK;
+}
+
+int
+io_peek(struct io *io, const unsigned char **p, size_t *n)
+{
+	int r;
+
+	if (io->rpos == io->rlen && (r = io_fill(io)) != IO_OK)
+		return r;
+	*p = io->rbuf + io->rpos;
+	*n = io->rlen - io->rpos;
+	return IO_OK;
+}
+
+void
+io_consume(struct io *io, size_t n)
+{
+	io->rpos += n;
+}
+
+bool
+io_pending(const struct io *io)
+{
+	return io->rpos < io->rlen;
+}
+
+int
+io_write(struct io *io, const void *buf, size_t n)
+{
+	const unsigned char *p = buf;
+	size_t room;
+	int r;
+
+	while (n > 0) {
+		if (io->wlen == sizeof(io->wbuf) && (r = io_flush(io)) != IO_OK)
+			return r;
+		room = sizeof(io->wbuf) - io->wlen;
+		if (room > n)
+			room = n;
+		memcpy(io->wbuf + io->wlen, p, room);
+		io->wlen += room;
+		p += room;
+		n -= room;
+	}
+	return IO_OK;
+}
+
+int
+io_puts(struct io *io, const char *s)
+{
+	return io_write(io, s, strlen(s));
+}
+
+const char *
+io_strstatus(int status)
+{
+	switch (status) {
+	case IO_OK: return "ok";
+	case IO_EOF: return "connection closed";
+	case IO_TIMEOUT: return "timeout";
+	case IO_ERROR: return strerror(errno);
+	case IO_SIGNAL: return "terminated by signal";
+	case IO_TOOLONG: return "line too long";
+	default: return "unknown error";
+	}
+}

@@ -1,0 +1,59 @@
+/*
+ * io.h - bounded, buffered line I/O with timeouts, for one peer.
+ *
+ * Output is queued and written in one go just before the next read from the
+ * same peer (or when the queue is full), so a reply never leaves in pieces
+ * and a batch of replies leaves in one write. Reads are bounded by the
+ * buffer; a line longer than the caller's limit is discarded, not grown.
+ */
+#ifndef PROXSMTPD_IO_H
+#define PROXSMTPD_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define IO_BUFSIZE 65536
+
+enum io_status {
+	IO_OK = 0,
+	IO_EOF = -1,		/* peer closed */
+	IO_TIMEOUT = -2,	/* TimeOut passed */
+	IO_ERROR = -3,		/* errno says why */
+	IO_SIGNAL = -4,		/* a terminating signal arrived */
+	IO_TOOLONG = -5,	/* line longer than allowed; it was skipped */
+};
+
+struct io {
+	int	rfd;
+	int	wfd;
+	int	timeout_ms;
+	size_t	rpos;
+	size_t	rlen;
+	size_t	wlen;
+	bool	eof;
+	unsigned char rbuf[IO_BUFSIZE];
+	unsigned char wbuf[IO_BUFSIZE];
+};
+
+void	io_init(struct io *, int rfd, int wfd, int timeout_ms);
+/*
+ * Waits for events on fd until timeout_ms (-1: forever). Returns 1 when
+ * ready, or IO_TIMEOUT, IO_SIGNAL, IO_ERROR.
+ */
+int	io_wait(int fd, short events, int timeout_ms);
+/*
+ * Reads one line ending in LF (a CR before it is dropped) into line, NUL
+ * terminated, without the line end. *bare is set when it ended in LF alone.
+ */
+int	io_getline(struct io *, char *line, size_t max, size_t *len, bool *bare);
+/* Makes buffered input available: p and n point into the read buffer. */
+int	io_peek(struct io *, const unsigned char **p, size_t *n);
+void	io_consume(struct io *, size_t n);
+/* True when input is already buffered (the peer pipelined). */
+bool	io_pending(const struct io *);
+int	io_write(struct io *, const void *, size_t);
+int	io_puts(struct io *, const char *);
+int	io_flush(struct io *);
+const char *io_strstatus(int status);
+
+#endif

@@ -1,0 +1,215 @@
+/*
+ * main.c - proxsmtpd: arguments, configuration, the client's connection,
+ * privileges, and the hand-off to the session.
+ *
+ * One process is one SMTP session. The launcher (systemd with Accept=yes,
+ * xinetd, tcpserver) listens and accepts; we get the connection on stdin and
+ * stdout, or as the one fd of sd_listen_fds().
+ */
+#include "config.h"
+#include "log.h"
+#include "session.h"
+#include "sig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#ifndef VERSION
+#define VERSION "0.0"
+#endif
+#ifndef DEFAULT_CONFIG
+#define DEFAULT_CONFIG "/usr/local/etc/proxsmtpd.conf"
+#endif
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: proxsmtpd [-d level] [-f configfile] "
+	    "[-p pidfile] [-t] [-v]\n");
+	exit(EXIT_USAGE);
+}
+
+/* fds 0-2 must exist, so that no file we open lands on them. */
+static void
+reserve_std_fds(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
+
+static void
+prepare_socket(int fd)
+{
+	int one = 1;
+	int fl;
+
+	/* Writes need timeouts too, so the socket must not block. */
+	fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static bool
+is_socket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static int
+drop_privileges(const char *user, char *why, size_t whylen)
+{
+	struct passwd *pw;
+
+	if (user[0] == '\0')
+		return 0;
+	if (geteuid() != 0)
+		return 1;	/* nothing to drop */
+	errno = 0;
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		snprintf(why, whylen, "User %s: %s", user,
+		    errno ? strerror(errno) : "no such user");
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
+	    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		snprintf(why, whylen, "cannot become %s: %s", user,
+		    strerror(errno));
+		return -1;
+	}
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
+		snprintf(why, whylen, "could regain root after becoming %s",
+		    user);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+write_pidfile(struct logger *lg, const char *path)
+{
+	FILE *f = fopen(path, "we");
+
+	if (f == NULL) {
+		log_msg(lg, L_WARNING, "pid file %s: %s", path,
+		    strerror(errno));
+		return;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *config_path = DEFAULT_CONFIG, *pidfile = NULL;
+	bool config_given = false, check_only = false;
+	struct config cfg;
+	struct logger lg;
+	struct session *s;
+	char err[1024];
+	int level = -1, ch, rc, rfd = 0, wfd = 1, r;
+
+	while ((ch = getopt(argc, argv, "d:f:p:tv")) != -1) {
+		switch (ch) {
+		case 'd': {
+			char *end;
+
+			level = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || level < 0 || level > 4)
+				usage();
+			break;
+		}
+		case 'f':
+			config_path = optarg;
+			config_given = true;
+			break;
+		case 'p':
+			pidfile = optarg;
+			break;
+		case 't':
+			check_only = true;
+			break;
+		case 'v':
+			printf("proxsmtpd %s\n", VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	reserve_std_fds();
+	/* -t reports to the terminal whatever the log target would be. */
+	log_open(&lg, check_only && level < 0 ? L_WARNING : level);
+	config_defaults(&cfg);
+	rc = config_load(&cfg, config_path, err, sizeof(err));
+	if (rc == -2 && !config_given) {
+		log_msg(&lg, L_WARNING, "%s; using the defaults", err);
+		rc = 0;
+	}
+	if (rc == 0)
+		rc = config_validate(&cfg, err, sizeof(err));
+	if (rc != 0) {
+		log_msg(&lg, L_ERR, "%s", err);
+		return EXIT_USAGE;
+	}
+	if (cfg.ignored[0] != '\0')
+		log_msg(&lg, L_DEBUG, "%s: ignored (the launcher does that job)",
+		    cfg.ignored);
+	if (check_only) {
+		config_print(&cfg, stdout);
+		return fflush(stdout) == 0 ? 0 : EXIT_USAGE;
+	}
+	sig_init();
+	/* systemd without StandardInput=socket: the connection is fd 3. */
+	r = sd_listen_fds(1);
+	if (r > 1) {
+		log_msg(&lg, L_ERR, "got %d sockets from systemd, expected one "
+		    "connection (Accept=yes)", r);
+		return EXIT_USAGE;
+	}
+	if (r == 1)
+		rfd = wfd = SD_LISTEN_FDS_START;
+	if (is_socket(rfd))
+		prepare_socket(rfd);
+	if (wfd != rfd && is_socket(wfd))
+		prepare_socket(wfd);
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		log_msg(&lg, L_ERR, "out of memory");
+		return EXIT_TEMPORARY;
+	}
+	session_init(s, &cfg, &lg, rfd, wfd);
+	if (pidfile != NULL) {
+		write_pidfile(&lg, pidfile);
+		s->pidfile = pidfile;
+	}
+	/* Connect first: TransparentProxy full needs our privileges for it. */
+	session_connect(s);
+	r = drop_privileges(cfg.user, err, sizeof(err));
+	if (r < 0)
+		session_abort(s, err);
+	if (r > 0)
+		log_msg(&lg, L_DEBUG, "not root: User %s not applied", cfg.user);
+	session_run(s);
+}

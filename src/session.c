@@ -1,0 +1,1074 @@
+/*
+ * session.c - the SMTP relay state machine and its command table.
+ *
+ * Commands go to the upstream one at a time and its replies come back,
+ * checked and made printable. The proxy speaks for itself only where it must:
+ * the greeting and HELO/EHLO reply carry our name, extensions we cannot
+ * carry are removed, and DATA is answered here so the body can be spooled
+ * and filtered before the upstream sees any of it.
+ */
+#include "session.h"
+#include "data.h"
+#include "filter.h"
+#include "sig.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const state_names[] = {
+	[ST_CONNECT] = "CONNECT",
+	[ST_GREETING] = "GREETING",
+	[ST_HELO] = "HELO",
+	[ST_MAIL] = "MAIL",
+	[ST_RCPT] = "RCPT",
+	[ST_DATA] = "DATA",
+	[ST_FILTER] = "END-OF-DATA",
+	[ST_FORWARD] = "END-OF-DATA",
+	[ST_COMMAND] = "COMMAND",
+	[ST_QUIT] = "QUIT",
+};
+
+/* Extensions we cannot carry through; removed from the EHLO reply. */
+static const char *const stripped_extensions[] = {
+	"PIPELINING", "STARTTLS", "CHUNKING", "BINARYMIME", "CHECKPOINT",
+	"XCLIENT", "XEXCH50",
+};
+
+/* ---- exits ---------------------------------------------------------- */
+
+static void
+cleanup(struct session *s)
+{
+	filter_kill(&s->filter_pgid);
+	spool_remove(&s->msg);
+	spool_remove(&s->out);
+	if (s->pidfile != NULL)
+		unlink(s->pidfile);
+}
+
+/*
+ * The one way out of a session that failed: logs why and where, tells the
+ * client (if reply is given), stops the filter, removes the temp files.
+ */
+__attribute__((noreturn, format(printf, 4, 5))) static void
+die(struct session *s, int status, const char *reply, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_msg(s->log, L_WARNING, "%s after %s from %s (%u messages)", why,
+	    state_names[s->state], s->ep.client_ip, s->messages);
+	cleanup(s);
+	if (reply != NULL) {
+		s->client.timeout_ms = 5000;	/* do not linger for a gone peer */
+		io_puts(&s->client, reply);
+		io_puts(&s->client, "\r\n");
+		io_flush(&s->client);
+	}
+	exit(status);
+}
+
+__attribute__((noreturn)) static void
+finish(struct session *s)
+{
+	log_msg(s->log, L_DEBUG, "session closed after %s from %s "
+	    "(%u messages)", state_names[s->state], s->ep.client_ip,
+	    s->messages);
+	cleanup(s);
+	io_flush(&s->client);
+	exit(EXIT_SESSION_OK);
+}
+
+/* The reply a terminating condition gets, with our name in it. */
+static void
+fatal_reply(struct session *s, char *buf, size_t len, int status)
+{
+	if (status == IO_SIGNAL)
+		snprintf(buf, len, "421 4.3.2 %s Service shutting down, "
+		    "closing connection", s->hostname);
+	else if (status == IO_TIMEOUT)
+		snprintf(buf, len, "421 4.4.2 %s Error: timeout exceeded",
+		    s->hostname);
+	else
+		snprintf(buf, len, "421 4.4.0 %s Error: connection to "
+		    "upstream server lost", s->hostname);
+}
+
+__attribute__((noreturn)) static void
+die_upstream(struct session *s, int status)
+{
+	char reply[256];
+
+	fatal_reply(s, reply, sizeof(reply), status);
+	if (status == IO_SIGNAL)
+		die(s, EXIT_SESSION_FAILED, reply, "terminated by signal %d",
+		    sig_caught());
+	die(s, EXIT_SESSION_FAILED, reply, "upstream %s: %s", s->server,
+	    status == REPLY_BAD ? "malformed reply" : io_strstatus(status));
+}
+
+__attribute__((noreturn)) static void
+die_client(struct session *s, int status)
+{
+	char reply[256];
+
+	if (status == IO_EOF || status == IO_ERROR)
+		die(s, EXIT_SESSION_FAILED, NULL, "lost connection (%s)",
+		    io_strstatus(status));
+	fatal_reply(s, reply, sizeof(reply), status);
+	if (status == IO_SIGNAL)
+		die(s, EXIT_SESSION_FAILED, reply, "terminated by signal %d",
+		    sig_caught());
+	die(s, EXIT_SESSION_FAILED, reply, "client %s", io_strstatus(status));
+}
+
+void
+session_abort(struct session *s, const char *why)
+{
+	char reply[256];
+
+	snprintf(reply, sizeof(reply), "421 4.3.0 %s Service not available",
+	    s->hostname);
+	die(s, EXIT_TEMPORARY, reply, "%s", why);
+}
+
+/* ---- replies to the client, commands to the upstream ---------------- */
+
+/* Every reply to the client leaves through say() or say_reply(). */
+static void
+say(struct session *s, const char *fmt, ...)
+{
+	char line[REPLY_LINE_MAX + 16];
+	va_list ap;
+	int n, r;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 3;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	if (line[0] == '4' || line[0] == '5')
+		log_msg(s->log, L_DEBUG, "reply to %s: %.*s", s->ep.client_ip,
+		    n - 2, line);
+	if ((r = io_write(&s->client, line, (size_t)n)) != IO_OK)
+		die_client(s, r);
+}
+
+static void
+say_reply(struct session *s, const struct reply *rp)
+{
+	int r = reply_write(&s->client, rp);
+
+	if (r != IO_OK)
+		die_client(s, r);
+}
+
+static void
+upstream_send(struct session *s, const char *line)
+{
+	int r;
+
+	if ((r = io_puts(&s->upstream, line)) != IO_OK ||
+	    (r = io_puts(&s->upstream, "\r\n")) != IO_OK)
+		die_upstream(s, r);
+}
+
+/* Sends line upstream and reads its reply into s->reply. */
+static struct reply *
+upstream_command(struct session *s, const char *line)
+{
+	int r;
+
+	upstream_send(s, line);
+	if ((r = reply_read(&s->upstream, &s->reply)) != IO_OK)
+		die_upstream(s, r);
+	return &s->reply;
+}
+
+/* ---- transaction state ---------------------------------------------- */
+
+static void
+tx_reset(struct transaction *tx)
+{
+	tx->mail_accepted = false;
+	tx->sender[0] = '\0';
+	tx->nrcpt = 0;
+	tx->rcpt_len = 0;
+	memcpy(tx->rcpt_env, RCPT_ENV_PREFIX, sizeof(RCPT_ENV_PREFIX));
+}
+
+static void
+forward_info_reset(struct session *s)
+{
+	s->remote[0] = '\0';
+	s->remote_helo[0] = '\0';
+}
+
+/*
+ * The address of "FROM:<addr> params" or "TO:<addr> params", without the
+ * brackets. Returns -1 when there is no such thing.
+ */
+static int
+parse_path(const char *args, const char *keyword, char *out, size_t outlen)
+{
+	size_t klen = strlen(keyword);
+	const char *p, *e;
+
+	if (strncasecmp(args, keyword, klen) != 0)
+		return -1;
+	p = args + klen;
+	while (*p == ' ')
+		p++;
+	if (*p == '<') {
+		e = strchr(++p, '>');
+		if (e == NULL)
+			return -1;
+	} else {
+		e = p + strcspn(p, " ");
+	}
+	if ((size_t)(e - p) >= outlen)
+		return -1;
+	memcpy(out, p, (size_t)(e - p));
+	out[e - p] = '\0';
+	return 0;
+}
+
+/* ---- commands ------------------------------------------------------- */
+
+static void
+cmd_relay(struct session *s, const char *verb, const char *args)
+{
+	(void)verb;
+	(void)args;
+	say_reply(s, upstream_command(s, s->line));
+}
+
+/* Our name instead of the upstream's in the first line of a reply. */
+static void
+rewrite_name(struct session *s, struct reply *rp)
+{
+	char rest[REPLY_LINE_MAX];
+	const char *sp = strchr(rp->text[0], ' ');
+
+	snprintf(rest, sizeof(rest), "%s", sp != NULL ? sp : "");
+	snprintf(rp->text[0], REPLY_LINE_MAX, "%s%s", s->hostname, rest);
+}
+
+/* XFORWARD and XCLIENT values are xtext (RFC 3461): "+XX" is a byte. */
+static void
+xtext_encode(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (; *in != '\0' && o + 4 < outlen; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c < 33 || c > 126 || c == '+' || c == '=')
+			o += (size_t)snprintf(out + o, outlen - o, "+%02X", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+}
+
+static void
+xtext_decode(const char *in, size_t n, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n && o + 1 < outlen; i++) {
+		if (in[i] == '+' && i + 2 < n && isxdigit((unsigned char)in[i + 1])
+		    && isxdigit((unsigned char)in[i + 2])) {
+			char hex[3] = { in[i + 1], in[i + 2], '\0' };
+			int c = (int)strtol(hex, NULL, 16);
+
+			/* Control bytes never reach a filter's environment. */
+			out[o++] = c < 32 || c == 127 ? '?' : (char)c;
+			i += 2;
+		} else {
+			out[o++] = in[i];
+		}
+	}
+	out[o] = '\0';
+}
+
+/*
+ * XClient: once per session, before the client's first HELO/EHLO, tell an
+ * upstream that offers XCLIENT who the real client is; it answers with a
+ * new greeting, and the client's own HELO/EHLO follows as usual.
+ */
+static void
+xclient_handshake(struct session *s, const char *helo, bool esmtp)
+{
+	char cmd[CMD_LINE_MAX], enc[PATH_ADDR_MAX * 3];
+	const char *attrs;
+	struct reply *rp;
+	int i;
+	size_t o;
+
+	s->xclient_done = true;
+	snprintf(cmd, sizeof(cmd), "EHLO %s", s->hostname);
+	rp = upstream_command(s, cmd);
+	if (rp->code != 250 || (i = reply_find_keyword(rp, "XCLIENT")) < 0) {
+		log_msg(s->log, L_DEBUG, "upstream %s does not offer XCLIENT",
+		    s->server);
+		return;
+	}
+	attrs = rp->text[i] + strlen("XCLIENT");
+	o = (size_t)snprintf(cmd, sizeof(cmd), "XCLIENT ADDR=%s%s",
+	    strchr(s->ep.client_ip, ':') ? "IPV6:" : "", s->ep.client_ip);
+	if (strcasestr(attrs, "HELO") != NULL && helo[0] != '\0') {
+		xtext_encode(helo, enc, sizeof(enc));
+		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, " HELO=%s", enc);
+	}
+	if (strcasestr(attrs, "PROTO") != NULL && o < sizeof(cmd))
+		snprintf(cmd + o, sizeof(cmd) - o, " PROTO=%s",
+		    esmtp ? "ESMTP" : "SMTP");
+	rp = upstream_command(s, cmd);
+	if (rp->code != 220)
+		log_msg(s->log, L_WARNING, "upstream %s refused XCLIENT: %d %s",
+		    s->server, rp->code, rp->text[0]);
+}
+
+static void
+cmd_helo(struct session *s, const char *verb, const char *args)
+{
+	bool esmtp = strcasecmp(verb, "EHLO") == 0;
+	struct reply *rp;
+	size_t i;
+	int k;
+
+	s->state = ST_HELO;
+	if (s->cfg->xclient && !s->xclient_done)
+		xclient_handshake(s, args, esmtp);
+	rp = upstream_command(s, s->line);
+	if (rp->code == 250) {
+		snprintf(s->helo, sizeof(s->helo), "%s", args);
+		tx_reset(&s->tx);
+		forward_info_reset(s);
+		rewrite_name(s, rp);
+		for (i = 0; esmtp && i < sizeof(stripped_extensions) /
+		    sizeof(stripped_extensions[0]); i++)
+			while ((k = reply_find_keyword(rp,
+			    stripped_extensions[i])) > 0)
+				reply_remove_line(rp, k);
+		/* An empty keyword line says nothing (smtp-sink sends one). */
+		for (k = rp->nlines - 1; esmtp && k > 0; k--)
+			if (rp->text[k][0] == '\0')
+				reply_remove_line(rp, k);
+	}
+	say_reply(s, rp);
+}
+
+static void
+cmd_mail(struct session *s, const char *verb, const char *args)
+{
+	char sender[PATH_ADDR_MAX];
+	struct reply *rp;
+
+	(void)verb;
+	s->state = ST_MAIL;
+	if (parse_path(args, "FROM:", sender, sizeof(sender)) < 0) {
+		say(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		return;
+	}
+	if (strcasestr(args, "BODY=BINARYMIME") != NULL) {
+		say(s, "504 5.5.4 BINARYMIME is not supported");
+		return;
+	}
+	rp = upstream_command(s, s->line);
+	if (rp->code / 100 == 2) {
+		tx_reset(&s->tx);
+		s->tx.mail_accepted = true;
+		snprintf(s->tx.sender, sizeof(s->tx.sender), "%s", sender);
+	}
+	say_reply(s, rp);
+}
+
+static void
+cmd_rcpt(struct session *s, const char *verb, const char *args)
+{
+	char rcpt[PATH_ADDR_MAX];
+	struct transaction *tx = &s->tx;
+	struct reply *rp;
+	size_t len;
+
+	(void)verb;
+	s->state = ST_RCPT;
+	if (parse_path(args, "TO:", rcpt, sizeof(rcpt)) < 0) {
+		say(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+		return;
+	}
+	len = strlen(rcpt);
+	if (tx->rcpt_len + len + 1 > RCPT_BYTES_MAX) {
+		say(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	rp = upstream_command(s, s->line);
+	if (rp->code / 100 == 2 && tx->mail_accepted) {
+		char *dst = tx->rcpt_env + strlen(RCPT_ENV_PREFIX) + tx->rcpt_len;
+
+		if (tx->nrcpt > 0) {
+			*dst++ = '\n';
+			tx->rcpt_len++;
+		}
+		memcpy(dst, rcpt, len + 1);
+		tx->rcpt_len += len;
+		tx->nrcpt++;
+	}
+	say_reply(s, rp);
+}
+
+static void
+cmd_rset(struct session *s, const char *verb, const char *args)
+{
+	(void)verb;
+	(void)args;
+	s->state = ST_COMMAND;
+	tx_reset(&s->tx);
+	forward_info_reset(s);
+	say_reply(s, upstream_command(s, s->line));
+}
+
+__attribute__((noreturn)) static void
+cmd_quit(struct session *s, const char *verb, const char *args)
+{
+	(void)verb;
+	(void)args;
+	s->state = ST_QUIT;
+	say_reply(s, upstream_command(s, s->line));
+	finish(s);
+}
+
+static void
+cmd_xforward(struct session *s, const char *verb, const char *args)
+{
+	char remote[PATH_ADDR_MAX], helo[PATH_ADDR_MAX];
+	const char *p = args;
+	struct reply *rp;
+
+	(void)verb;
+	s->state = ST_COMMAND;
+	remote[0] = helo[0] = '\0';
+	while (*p != '\0') {
+		size_t n = strcspn(p, " ");
+		const char *eq = memchr(p, '=', n);
+
+		if (eq != NULL && strncasecmp(p, "ADDR=", 5) == 0) {
+			const char *v = eq + 1;
+
+			if (strncasecmp(v, "IPV6:", 5) == 0)
+				v += 5;
+			xtext_decode(v, (size_t)(p + n - v), remote,
+			    sizeof(remote));
+		} else if (eq != NULL && strncasecmp(p, "HELO=", 5) == 0) {
+			xtext_decode(eq + 1, (size_t)(p + n - eq - 1), helo,
+			    sizeof(helo));
+		}
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	rp = upstream_command(s, s->line);
+	if (rp->code / 100 == 2) {
+		/* "[UNAVAILABLE]" and the like carry no information. */
+		if (remote[0] != '\0' && remote[0] != '[')
+			snprintf(s->remote, sizeof(s->remote), "%s", remote);
+		if (helo[0] != '\0' && helo[0] != '[')
+			snprintf(s->remote_helo, sizeof(s->remote_helo), "%s",
+			    helo);
+	}
+	say_reply(s, rp);
+}
+
+static void
+cmd_auth(struct session *s, const char *verb, const char *args)
+{
+	struct reply *rp;
+	size_t len;
+	bool bare;
+	int r;
+
+	(void)verb;
+	(void)args;
+	s->state = ST_COMMAND;
+	rp = upstream_command(s, s->line);
+	/* 334 challenges go on until the server decides; the client's
+	 * answers are credentials and are never logged. */
+	while (rp->code == 334) {
+		say_reply(s, rp);
+		r = io_getline(&s->client, s->line, CMD_LINE_MAX, &len, &bare);
+		if (r == IO_TOOLONG) {
+			/* The exchange is broken; cancel it upstream. */
+			rp = upstream_command(s, "*");
+			say(s, "500 5.5.2 Error: line too long");
+			return;
+		}
+		if (r != IO_OK)
+			die_client(s, r);
+		rp = upstream_command(s, s->line);
+	}
+	if (rp->code == 235)
+		s->authenticated = true;
+	say_reply(s, rp);
+}
+
+static void
+cmd_xclient(struct session *s, const char *verb, const char *args)
+{
+	(void)verb;
+	(void)args;
+	/* It would let a client forge its address through our trusted
+	 * connection to the upstream. */
+	log_msg(s->log, L_NOTICE, "refused XCLIENT from %s", s->ep.client_ip);
+	say(s, "554 5.7.1 Error: XCLIENT not allowed");
+}
+
+static void
+cmd_unsupported(struct session *s, const char *verb, const char *args)
+{
+	(void)args;
+	say(s, "502 5.5.1 Error: %s not implemented", verb);
+}
+
+/* ---- DATA ------------------------------------------------------------ */
+
+/* Header with %i %l %d %% expanded, its lines ending in CRLF. */
+static void
+header_expand(struct session *s, char *out, size_t outlen)
+{
+	const char *h = s->cfg->header;
+	char date[64];
+	size_t o = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	out[0] = '\0';
+	for (; *h != '\0' && o + 3 < outlen; h++) {
+		const char *ins = NULL;
+
+		if (*h == '%' && h[1] != '\0') {
+			h++;
+			switch (*h) {
+			case 'i': ins = s->ep.client_ip; break;
+			case 'l': ins = s->ep.local_ip; break;
+			case 'd': ins = date; break;
+			case '%': ins = "%"; break;
+			default: h--; break;
+			}
+		}
+		if (ins != NULL) {
+			o += (size_t)snprintf(out + o, outlen - o, "%s", ins);
+			if (o >= outlen)
+				o = outlen - 1;
+			continue;
+		}
+		if (*h == '\r' || *h == '\n') {
+			out[o++] = '\r';
+			out[o++] = '\n';
+			if (*h == '\r' && h[1] == '\n')
+				h++;
+			continue;
+		}
+		out[o++] = *h;
+	}
+	if (o > 0 && (o < 2 || out[o - 1] != '\n') && o + 2 < outlen) {
+		out[o++] = '\r';
+		out[o++] = '\n';
+	}
+	out[o < outlen ? o : outlen - 1] = '\0';
+}
+
+/* Reads the body into s->msg until CRLF.CRLF. Dies if the client goes. */
+static void
+receive_body(struct session *s, struct data_decoder *dec)
+{
+	unsigned char out[DATA_DECODE_ROOM(IO_BUFSIZE / 4)];
+	const unsigned char *p;
+	size_t n, used, olen;
+	int r;
+
+	data_decoder_init(dec);
+	while (!data_done(dec)) {
+		if ((r = io_peek(&s->client, &p, &n)) != IO_OK)
+			die_client(s, r);
+		if (n > IO_BUFSIZE / 4)
+			n = IO_BUFSIZE / 4;
+		used = data_decode(dec, p, n, out, &olen);
+		io_consume(&s->client, used);
+		spool_put(&s->msg, out, olen);
+	}
+}
+
+/* Ends the message: client reply, the log line, upstream RSET if asked. */
+static void
+message_done(struct session *s, const char *outcome, const char *reply,
+    const char *detail, long filter_ms, bool rset)
+{
+	struct log_message m = {
+		.client = s->ep.client_ip,
+		.sender = s->tx.sender,
+		.recipients = s->tx.rcpt_env + strlen(RCPT_ENV_PREFIX),
+		.size = (unsigned long long)s->msg.size,
+		.outcome = outcome,
+		.reply = reply,
+		.detail = detail,
+		.filter_ms = filter_ms,
+	};
+	int r;
+
+	say(s, "%s", reply);
+	log_message(s->log, &m);
+	s->messages++;
+	spool_remove(&s->msg);
+	spool_remove(&s->out);
+	tx_reset(&s->tx);
+	forward_info_reset(s);
+	if (rset) {
+		/* So that both sides agree the transaction is over. */
+		if ((r = io_flush(&s->client)) != IO_OK)
+			die_client(s, r);
+		s->state = ST_COMMAND;
+		upstream_command(s, "RSET");
+	}
+}
+
+static const char *
+outcome_of(int code)
+{
+	return code / 100 == 2 ? "forwarded" : code / 100 == 4 ? "tempfail" :
+	    "rejected";
+}
+
+/* Sends the file fd upstream as this transaction's message. */
+static void
+forward(struct session *s, int fd, long filter_ms)
+{
+	char header[CONFIG_VALUE_MAX * 2], summary[REPLY_LINE_MAX + 8];
+	struct reply *rp;
+	off_t sent;
+	int r;
+
+	s->state = ST_FORWARD;
+	rp = upstream_command(s, "DATA");
+	if (rp->code != 354) {
+		reply_summary(rp, summary, sizeof(summary));
+		if (rp->code / 100 == 2 || rp->code / 100 == 3)
+			die(s, EXIT_SESSION_FAILED, "451 4.3.0 Error: upstream "
+			    "server misbehaved", "upstream %s answered DATA "
+			    "with %s", s->server, summary);
+		message_done(s, outcome_of(rp->code), summary,
+		    "upstream refused DATA", filter_ms, true);
+		return;
+	}
+	header_expand(s, header, sizeof(header));
+	r = data_encode(fd, &s->upstream, header, &sent);
+	if (r == IO_ERROR && errno != 0 && fcntl(fd, F_GETFD) >= 0 &&
+	    errno != EPIPE && errno != ECONNRESET)
+		log_msg(s->log, L_ERR, "reading spooled message: %s",
+		    strerror(errno));
+	/* Anything short of the whole message: no terminator was sent, the
+	 * upstream discards the partial message when we go. */
+	if (r != IO_OK)
+		die_upstream(s, r);
+	if ((r = reply_read(&s->upstream, &s->reply)) != IO_OK)
+		die_upstream(s, r);
+	reply_summary(&s->reply, summary, sizeof(summary));
+	message_done(s, outcome_of(s->reply.code), summary, NULL, filter_ms,
+	    false);
+}
+
+/* The environment the filter sees, built in buffers. */
+struct filter_env {
+	char	*envp[12];
+	char	vars[9][PATH_ADDR_MAX + 32];
+};
+
+static void
+build_env(struct session *s, struct filter_env *fe)
+{
+	const char *path = getenv("PATH");
+	int n = 0, v = 0;
+
+#define ENV(...) do { \
+		snprintf(fe->vars[v], sizeof(fe->vars[v]), __VA_ARGS__); \
+		fe->envp[n++] = fe->vars[v++]; \
+	} while (0)
+	ENV("PATH=%s", path != NULL ? path : "/usr/local/bin:/usr/bin:/bin");
+	ENV("CLIENT=%s", s->ep.client_ip);
+	ENV("SENDER=%s", s->tx.sender);
+	ENV("SERVER=%s", s->server);
+	ENV("TMPDIR=%s", s->cfg->temp_directory);
+	if (s->remote[0] != '\0')
+		ENV("REMOTE=%s", s->remote);
+	if (s->remote_helo[0] != '\0')
+		ENV("REMOTE_HELO=%s", s->remote_helo);
+	if (s->msg.named)
+		ENV("EMAIL=%s", s->msg.path);
+#undef ENV
+	fe->envp[n++] = s->tx.rcpt_env;
+	fe->envp[n] = NULL;
+}
+
+static void
+keepalive(void *arg)
+{
+	struct session *s = arg;
+	int r;
+
+	if (s->upstream_lost)
+		return;
+	if ((r = io_puts(&s->upstream, "NOOP\r\n")) != IO_OK ||
+	    (r = reply_read(&s->upstream, &s->reply)) != IO_OK) {
+		log_msg(s->log, L_WARNING, "keepalive to %s failed: %s",
+		    s->server, r == REPLY_BAD ? "malformed reply" :
+		    io_strstatus(r));
+		s->upstream_lost = true;
+	}
+}
+
+static void
+temp_failure(struct session *s, const char *detail, long filter_ms)
+{
+	log_msg(s->log, L_ERR, "%s", detail);
+	message_done(s, "tempfail", "451 4.3.0 Error: temporary failure "
+	    "processing message, try again later", detail, filter_ms, true);
+}
+
+static void
+run_filter(struct session *s)
+{
+	const struct config *cfg = s->cfg;
+	struct filter_env *fe;
+	struct filter_result res;
+	bool file_mode = cfg->filter_type == FILTER_FILE;
+	struct stat st;
+	int fd;
+
+	if (!file_mode && spool_create(&s->out, cfg->temp_directory, s->id,
+	    false) < 0) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "cannot create temp file in %s: %s",
+		    cfg->temp_directory, strerror(errno));
+		temp_failure(s, why, -1);
+		return;
+	}
+	fe = calloc(1, sizeof(*fe));
+	if (fe == NULL) {
+		temp_failure(s, "out of memory", -1);
+		return;
+	}
+	build_env(s, fe);
+	s->state = ST_FILTER;
+	filter_run(cfg, fe->envp, file_mode ? -1 : s->msg.fd,
+	    file_mode ? NULL : &s->out, &s->filter_pgid, keepalive, s, &res);
+	free(fe);
+	if (res.outcome == VERDICT_SIGNALLED)
+		die_client(s, IO_SIGNAL);
+	if (s->upstream_lost)
+		die_upstream(s, IO_EOF);
+	switch (res.outcome) {
+	case VERDICT_REJECT:
+		message_done(s, "rejected", res.reply, res.why, res.ms, true);
+		return;
+	case VERDICT_DROP:
+		message_done(s, "dropped", res.reply, res.why, res.ms, true);
+		return;
+	case VERDICT_TEMPFAIL:
+	case VERDICT_SIGNALLED:
+		temp_failure(s, res.why, res.ms);
+		return;
+	case VERDICT_FORWARD:
+		break;
+	}
+	if (!file_mode) {
+		if (spool_flush(&s->out) < 0) {
+			temp_failure(s, errno == ENOSPC ?
+			    "disk full writing filter output" :
+			    "cannot write filter output", res.ms);
+			return;
+		}
+		if (s->out.size == 0) {
+			temp_failure(s, "filter exited 0 with no output",
+			    res.ms);
+			return;
+		}
+		forward(s, s->out.fd, res.ms);
+		return;
+	}
+	/* The filter may have replaced the file: open it by name again. */
+	fd = open(s->msg.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size == 0) {
+		if (fd >= 0)
+			close(fd);
+		temp_failure(s, "filter left no message in $EMAIL", res.ms);
+		return;
+	}
+	forward(s, fd, res.ms);
+	close(fd);
+}
+
+static void
+cmd_data(struct session *s, const char *verb, const char *args)
+{
+	const struct config *cfg = s->cfg;
+	struct data_decoder dec;
+	char why[512], reply[REPLY_LINE_MAX];
+	bool named;
+	int err;
+
+	(void)verb;
+	if (args[0] != '\0') {
+		say(s, "501 5.5.4 Syntax: DATA");
+		return;
+	}
+	if (!s->tx.mail_accepted) {
+		say(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (s->tx.nrcpt == 0) {
+		say(s, "503 5.5.1 Error: need RCPT command");
+		return;
+	}
+	s->state = ST_DATA;
+	named = cfg->filter_type == FILTER_FILE &&
+	    cfg->filter_command[0] != '\0' &&
+	    !(cfg->skip_authenticated && s->authenticated);
+	if (spool_dir_check(cfg->temp_directory, why, sizeof(why)) < 0) {
+		log_msg(s->log, L_ERR, "%s", why);
+		say(s, "451 4.3.0 Error: cannot spool message, try again later");
+		return;
+	}
+	if (spool_create(&s->msg, cfg->temp_directory, s->id, named) < 0) {
+		err = errno;
+		log_msg(s->log, L_ERR, "cannot create temp file in %s: %s",
+		    cfg->temp_directory, strerror(err));
+		if (err == ENOSPC || err == EDQUOT)
+			say(s, "452 4.3.1 Error: insufficient system storage");
+		else
+			say(s, "451 4.3.0 Error: cannot spool message, try "
+			    "again later");
+		return;
+	}
+	say(s, "354 End data with <CR><LF>.<CR><LF>");
+	receive_body(s, &dec);
+	if (spool_flush(&s->msg) < 0) {
+		err = errno;
+		log_msg(s->log, L_ERR, "writing temp file in %s: %s",
+		    cfg->temp_directory, strerror(err));
+		message_done(s, "tempfail", err == ENOSPC || err == EDQUOT ?
+		    "452 4.3.1 Error: insufficient system storage" :
+		    "451 4.3.0 Error: cannot spool message, try again later",
+		    strerror(err), -1, true);
+		return;
+	}
+	if (dec.bare_newline && cfg->bare_newline == BARE_NEWLINE_REJECT) {
+		message_done(s, "rejected", "550 5.6.0 Error: bare CR or LF "
+		    "in message; lines must end in CRLF", "bare newline", -1,
+		    true);
+		return;
+	}
+	if (cfg->skip_authenticated && s->authenticated) {
+		forward(s, s->msg.fd, -1);
+		return;
+	}
+	if (cfg->filter_type == FILTER_REJECT) {
+		int code = reply_parse_verdict(cfg->filter_reject,
+		    "530 Email Rejected", reply, sizeof(reply));
+
+		message_done(s, code == 250 ? "dropped" : "rejected", reply,
+		    "FilterType reject", -1, true);
+		return;
+	}
+	if (cfg->filter_command[0] == '\0') {
+		forward(s, s->msg.fd, -1);
+		return;
+	}
+	run_filter(s);
+}
+
+/* ---- the session loop ----------------------------------------------- */
+
+typedef void (*command_fn)(struct session *, const char *verb,
+    const char *args);
+
+static const struct command {
+	const char *verb;
+	command_fn fn;
+} commands[] = {
+	{ "HELO", cmd_helo },
+	{ "EHLO", cmd_helo },
+	{ "MAIL", cmd_mail },
+	{ "RCPT", cmd_rcpt },
+	{ "DATA", cmd_data },
+	{ "RSET", cmd_rset },
+	{ "QUIT", cmd_quit },
+	{ "AUTH", cmd_auth },
+	{ "XFORWARD", cmd_xforward },
+	{ "XCLIENT", cmd_xclient },
+	{ "STARTTLS", cmd_unsupported },
+	{ "BDAT", cmd_unsupported },
+	{ "XEXCH50", cmd_unsupported },
+	{ NULL, cmd_relay },
+};
+
+/* Control bytes other than TAB have no place in a command. */
+static bool
+line_is_clean(const char *line, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)line[i];
+
+		if ((c < 32 && c != '\t') || c == 127)
+			return false;
+	}
+	return true;
+}
+
+static void
+handle_command(struct session *s, size_t len)
+{
+	char verb[16];
+	const char *args;
+	const struct command *c;
+	size_t vlen;
+
+	if (!line_is_clean(s->line, len)) {
+		say(s, "500 5.5.2 Error: invalid character in command");
+		return;
+	}
+	vlen = strcspn(s->line, " ");
+	if (vlen == 0 || vlen >= sizeof(verb)) {
+		say(s, "500 5.5.2 Error: bad syntax");
+		return;
+	}
+	memcpy(verb, s->line, vlen);
+	verb[vlen] = '\0';
+	args = s->line + vlen;
+	while (*args == ' ')
+		args++;
+	for (c = commands; c->verb != NULL; c++)
+		if (strcasecmp(c->verb, verb) == 0)
+			break;
+	if (c->verb == NULL && s->state != ST_MAIL && s->state != ST_RCPT)
+		s->state = ST_COMMAND;
+	c->fn(s, verb, args);
+}
+
+static void
+greet(struct session *s)
+{
+	struct reply *rp = &s->reply;
+	const char *rest;
+	int r;
+
+	s->state = ST_GREETING;
+	if ((r = reply_read(&s->upstream, rp)) != IO_OK)
+		die_upstream(s, r);
+	if (rp->code == 220) {
+		say(s, "220 %s ESMTP proxsmtpd", s->hostname);
+		return;
+	}
+	/* A refusing upstream: its code and words, our name. */
+	rest = strchr(rp->text[0], ' ');
+	say(s, "%03d %s%s", rp->code, s->hostname, rest != NULL ? rest : "");
+}
+
+void
+session_init(struct session *s, const struct config *cfg, struct logger *lg,
+    int client_rfd, int client_wfd)
+{
+	unsigned char rnd[6];
+
+	s->cfg = cfg;
+	s->log = lg;
+	s->client_rfd = client_rfd;
+	s->client_wfd = client_wfd;
+	s->upstream_fd = -1;
+	s->state = ST_CONNECT;
+	s->filter_pgid = 0;
+	spool_init(&s->msg);
+	spool_init(&s->out);
+	tx_reset(&s->tx);
+	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+		memset(rnd, 0, sizeof(rnd));
+	snprintf(s->id, sizeof(s->id), "%02x%02x%02x%02x%02x%02x", rnd[0],
+	    rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+	log_set_session(lg, s->id);
+	if (gethostname(s->hostname, sizeof(s->hostname)) < 0 ||
+	    s->hostname[0] == '\0')
+		snprintf(s->hostname, sizeof(s->hostname), "localhost");
+	s->hostname[sizeof(s->hostname) - 1] = '\0';
+	endpoints_get(&s->ep, client_rfd);
+	io_init(&s->client, client_rfd, client_wfd, cfg->timeout * 1000);
+}
+
+void
+session_connect(struct session *s)
+{
+	char why[512], reply[256];
+
+	s->upstream_fd = upstream_connect(s->cfg, &s->ep, s->client_rfd,
+	    s->cfg->timeout * 1000, s->server, sizeof(s->server), why,
+	    sizeof(why));
+	if (s->upstream_fd < 0) {
+		if (sig_caught())
+			die_client(s, IO_SIGNAL);
+		snprintf(reply, sizeof(reply), "421 4.4.0 %s Upstream server "
+		    "unavailable, try again later", s->hostname);
+		log_msg(s->log, L_ERR, "cannot connect to upstream %s: %s",
+		    s->server[0] ? s->server : s->cfg->out_address, why);
+		die(s, EXIT_TEMPORARY, reply, "no upstream");
+	}
+	io_init(&s->upstream, s->upstream_fd, s->upstream_fd,
+	    s->cfg->timeout * 1000);
+	log_msg(s->log, L_DEBUG, "connection from %s to %s, upstream %s",
+	    s->ep.client_ip, s->ep.local_ip, s->server);
+}
+
+void
+session_run(struct session *s)
+{
+	size_t len;
+	bool bare;
+	int r;
+
+	greet(s);
+	for (;;) {
+		r = io_getline(&s->client, s->line, CMD_LINE_MAX, &len, &bare);
+		if (r == IO_TOOLONG) {
+			say(s, "500 5.5.2 Error: line too long");
+			continue;
+		}
+		if (r == IO_EOF && !s->tx.mail_accepted) {
+			/* A client that just hangs up between messages. */
+			upstream_send(s, "QUIT");
+			io_flush(&s->upstream);
+			finish(s);
+		}
+		if (r != IO_OK)
+			die_client(s, r);
+		handle_command(s, len);
+	}
+}

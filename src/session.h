@@ -1,0 +1,93 @@
+/*
+ * session.h - one SMTP session relayed between a client and the upstream.
+ *
+ * The process is the session: session_run() never returns, every way out
+ * goes through one exit path that replies once, logs once, stops the filter
+ * and removes the temp files.
+ */
+#ifndef PROXSMTPD_SESSION_H
+#define PROXSMTPD_SESSION_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "io.h"
+#include "log.h"
+#include "reply.h"
+#include "spool.h"
+#include "upstream.h"
+
+#define CMD_LINE_MAX 2048	/* like Postfix's line_length_limit */
+#define PATH_ADDR_MAX 1024	/* an address as the client gave it */
+/* RECIPIENTS must fit one environment string (MAX_ARG_STRLEN is 128 KiB). */
+#define RCPT_BYTES_MAX (100 * 1024)
+#define RCPT_ENV_PREFIX "RECIPIENTS="
+
+/* Exit statuses, documented in proxsmtpd(8). */
+#define EXIT_SESSION_OK 0
+#define EXIT_SESSION_FAILED 1
+#define EXIT_USAGE 100
+#define EXIT_TEMPORARY 111
+
+enum session_state {
+	ST_CONNECT,
+	ST_GREETING,
+	ST_HELO,
+	ST_MAIL,
+	ST_RCPT,
+	ST_DATA,
+	ST_FILTER,
+	ST_FORWARD,
+	ST_COMMAND,	/* any other command, between transactions */
+	ST_QUIT,
+};
+
+/* One mail transaction: reset on MAIL, RSET, HELO/EHLO and end of data. */
+struct transaction {
+	bool	mail_accepted;
+	char	sender[PATH_ADDR_MAX];
+	unsigned nrcpt;
+	size_t	rcpt_len;
+	/* "RECIPIENTS=" then the accepted recipients, one a line. */
+	char	rcpt_env[sizeof(RCPT_ENV_PREFIX) + RCPT_BYTES_MAX];
+};
+
+struct session {
+	const struct config *cfg;
+	struct logger *log;
+	char	id[16];
+	char	hostname[256];
+	struct endpoints ep;
+	int	client_rfd, client_wfd;
+	int	upstream_fd;
+	char	server[512];
+	enum session_state state;
+	bool	authenticated;
+	bool	xclient_done;
+	bool	upstream_lost;	/* a keepalive found it gone */
+	char	remote[PATH_ADDR_MAX];		/* XFORWARD ADDR */
+	char	remote_helo[PATH_ADDR_MAX];	/* XFORWARD HELO */
+	char	helo[PATH_ADDR_MAX];
+	unsigned messages;
+	const char *pidfile;
+	pid_t	filter_pgid;	/* running filter's group, 0 if none */
+	struct transaction tx;
+	struct spool msg;	/* the message as received */
+	struct spool out;	/* a pipe filter's output */
+	struct reply reply;	/* scratch for upstream replies */
+	char	line[CMD_LINE_MAX + 8];
+	struct io client;
+	struct io upstream;
+};
+
+void	session_init(struct session *, const struct config *, struct logger *,
+	    int client_rfd, int client_wfd);
+/* Connects upstream; on failure tells the client 421 and exits 111. */
+void	session_connect(struct session *);
+/* Ends the session before it began (e.g. privileges could not be dropped). */
+__attribute__((noreturn)) void session_abort(struct session *,
+	    const char *why);
+__attribute__((noreturn)) void session_run(struct session *);
+
+#endif

@@ -1,0 +1,319 @@
+/*
+ * upstream.c - client endpoints and the upstream connection.
+ */
+#include "upstream.h"
+#include "io.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+void
+addr_to_text(const struct sockaddr *sa, char *buf, size_t len)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, buf, (socklen_t)len);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf,
+			    (socklen_t)len);
+		else
+			inet_ntop(AF_INET6, &in6->sin6_addr, buf,
+			    (socklen_t)len);
+	} else if (sa->sa_family == AF_UNIX) {
+		snprintf(buf, len, "localhost");
+	} else {
+		snprintf(buf, len, "unknown");
+	}
+}
+
+static void
+text_from_env(char *buf, size_t len, const char *var)
+{
+	const char *v = getenv(var);
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	/* Only a well-formed address is believed. */
+	if (v != NULL && (inet_pton(AF_INET, v, &a4) == 1 ||
+	    inet_pton(AF_INET6, v, &a6) == 1))
+		snprintf(buf, len, "%s", v);
+	else
+		snprintf(buf, len, "127.0.0.1");
+}
+
+void
+endpoints_get(struct endpoints *ep, int fd)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->peer_len = sizeof(ep->peer);
+	ep->local_len = sizeof(ep->local);
+	if (getpeername(fd, (struct sockaddr *)&ep->peer, &ep->peer_len) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&ep->local, &ep->local_len) == 0) {
+		ep->is_socket = true;
+		addr_to_text((struct sockaddr *)&ep->peer, ep->client_ip,
+		    sizeof(ep->client_ip));
+		addr_to_text((struct sockaddr *)&ep->local, ep->local_ip,
+		    sizeof(ep->local_ip));
+		return;
+	}
+	ep->peer_len = ep->local_len = 0;
+	text_from_env(ep->client_ip, sizeof(ep->client_ip), "TCPREMOTEIP");
+	text_from_env(ep->local_ip, sizeof(ep->local_ip), "TCPLOCALIP");
+}
+
+static int
+parse_port(const char *s, in_port_t *port)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || n < 1 || n > 65535)
+		return -1;
+	*port = htons((in_port_t)n);
+	return 0;
+}
+
+static void
+sockaddr_set_port(struct sockaddr_storage *ss, in_port_t port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = port;
+	else if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = port;
+}
+
+static void
+endpoint_text(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char ip[ADDR_TEXT_MAX];
+	unsigned port = 0;
+
+	if (sa->sa_family == AF_UNIX) {
+		snprintf(buf, len, "%s", ((const struct sockaddr_un *)
+		    (const void *)sa)->sun_path);
+		return;
+	}
+	addr_to_text(sa, ip, sizeof(ip));
+	if (sa->sa_family == AF_INET)
+		port = ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+	else if (sa->sa_family == AF_INET6)
+		port = ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+	if (strchr(ip, ':') != NULL)
+		snprintf(buf, len, "[%s]:%u", ip, port);
+	else
+		snprintf(buf, len, "%s:%u", ip, port);
+}
+
+/* Non-blocking connect bounded by timeout_ms; the fd stays non-blocking. */
+static int
+connect_one(const struct sockaddr *sa, socklen_t salen,
+    const struct sockaddr *from, socklen_t fromlen, int timeout_ms,
+    char *why, size_t whylen)
+{
+	int fd, err = 0, one = 1, r;
+	socklen_t elen = sizeof(err);
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0);
+	if (fd < 0) {
+		snprintf(why, whylen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (from != NULL) {
+		/* Full transparency: the server sees the client's address. */
+		int level = from->sa_family == AF_INET6 ? SOL_IPV6 : SOL_IP;
+		int opt = from->sa_family == AF_INET6 ? IPV6_TRANSPARENT :
+		    IP_TRANSPARENT;
+
+		if (setsockopt(fd, level, opt, &one, sizeof(one)) < 0 ||
+		    bind(fd, from, fromlen) < 0) {
+			snprintf(why, whylen,
+			    "cannot connect from the client's address "
+			    "(needs CAP_NET_ADMIN): %s", strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	if (sa->sa_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, sa, salen) < 0) {
+		if (errno != EINPROGRESS) {
+			snprintf(why, whylen, "%s", strerror(errno));
+			close(fd);
+			return -1;
+		}
+		r = io_wait(fd, POLLOUT, timeout_ms);
+		if (r < 0) {
+			snprintf(why, whylen, "%s", r == IO_TIMEOUT ?
+			    "connect timed out" : io_strstatus(r));
+			close(fd);
+			return -1;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 ||
+		    err != 0) {
+			snprintf(why, whylen, "%s", strerror(err ? err : errno));
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+/*
+ * The destination the client meant: after a REDIRECT/DNAT conntrack knows it
+ * (SO_ORIGINAL_DST); under TPROXY the socket's own address is it, and the
+ * socket is marked transparent. A connection that was neither would make us
+ * connect to ourselves, so it is refused.
+ */
+static int
+original_destination(int client_fd, const struct endpoints *ep,
+    struct sockaddr_storage *dst, socklen_t *dstlen, char *why, size_t whylen)
+{
+	int transparent = 0;
+	socklen_t tlen = sizeof(transparent);
+	bool v6 = ep->local.ss_family == AF_INET6;
+
+	if (!ep->is_socket || ep->local_len == 0) {
+		snprintf(why, whylen, "transparent proxy needs a TCP socket");
+		return -1;
+	}
+	*dstlen = sizeof(*dst);
+	if ((v6 && getsockopt(client_fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, dst,
+	    dstlen) == 0) || (!v6 && getsockopt(client_fd, SOL_IP,
+	    SO_ORIGINAL_DST, dst, dstlen) == 0)) {
+		if (*dstlen != ep->local_len ||
+		    memcmp(dst, &ep->local, *dstlen) != 0)
+			return 0;
+	}
+	if (getsockopt(client_fd, v6 ? SOL_IPV6 : SOL_IP,
+	    v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &transparent, &tlen) == 0 &&
+	    transparent) {
+		memcpy(dst, &ep->local, ep->local_len);
+		*dstlen = ep->local_len;
+		return 0;
+	}
+	snprintf(why, whylen, "connection was not redirected to us "
+	    "(no original destination; connecting would loop)");
+	return -1;
+}
+
+static int
+connect_host_port(const char *host, const char *port, int timeout_ms,
+    char *server, size_t serverlen, char *why, size_t whylen)
+{
+	struct addrinfo hints, *res, *ai;
+	int fd = -1, r;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_ADDRCONFIG;
+	r = getaddrinfo(host, port, &hints, &res);
+	if (r != 0) {
+		snprintf(why, whylen, "%s:%s: %s", host, port, gai_strerror(r));
+		return -1;
+	}
+	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+		endpoint_text(ai->ai_addr, server, serverlen);
+		fd = connect_one(ai->ai_addr, ai->ai_addrlen, NULL, 0,
+		    timeout_ms, why, whylen);
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+int
+upstream_connect(const struct config *cfg, const struct endpoints *ep,
+    int client_fd, int timeout_ms, char *server, size_t serverlen,
+    char *why, size_t whylen)
+{
+	const char *oa = cfg->out_address;
+	struct sockaddr_storage dst, from;
+	socklen_t dstlen, fromlen = 0;
+	char host[CONFIG_VALUE_MAX];
+	const char *colon;
+	in_port_t port;
+	int fd;
+
+	if (cfg->transparent != TRANSPARENT_OFF) {
+		if (original_destination(client_fd, ep, &dst, &dstlen, why,
+		    whylen) < 0)
+			return -1;
+		if (cfg->transparent == TRANSPARENT_FULL) {
+			memcpy(&from, &ep->peer, ep->peer_len);
+			fromlen = ep->peer_len;
+			sockaddr_set_port(&from, 0);
+		}
+		endpoint_text((struct sockaddr *)&dst, server, serverlen);
+		return connect_one((struct sockaddr *)&dst, dstlen,
+		    fromlen ? (struct sockaddr *)&from : NULL, fromlen,
+		    timeout_ms, why, whylen);
+	}
+	if (oa[0] == '/') {
+		struct sockaddr_un un = { .sun_family = AF_UNIX };
+
+		if (strlen(oa) >= sizeof(un.sun_path)) {
+			snprintf(why, whylen, "socket path too long");
+			return -1;
+		}
+		memcpy(un.sun_path, oa, strlen(oa) + 1);
+		snprintf(server, serverlen, "%s", oa);
+		return connect_one((struct sockaddr *)&un, sizeof(un), NULL, 0,
+		    timeout_ms, why, whylen);
+	}
+	if (parse_port(oa, &port) == 0) {
+		/* Loopback: the same port on the connecting client's address
+		 * (from TCPREMOTEIP when the client is not a socket). */
+		if (ep->peer_len == 0 || (ep->peer.ss_family != AF_INET &&
+		    ep->peer.ss_family != AF_INET6)) {
+			char p[8];
+
+			snprintf(p, sizeof(p), "%u", (unsigned)ntohs(port));
+			return connect_host_port(ep->client_ip, p, timeout_ms,
+			    server, serverlen, why, whylen);
+		}
+		memcpy(&dst, &ep->peer, ep->peer_len);
+		sockaddr_set_port(&dst, port);
+		endpoint_text((struct sockaddr *)&dst, server, serverlen);
+		return connect_one((struct sockaddr *)&dst, ep->peer_len, NULL,
+		    0, timeout_ms, why, whylen);
+	}
+	if (oa[0] == '[') {
+		const char *close = strchr(oa, ']');
+
+		if (close == NULL || close[1] != ':') {
+			snprintf(why, whylen, "bad OutAddress %s", oa);
+			return -1;
+		}
+		snprintf(host, sizeof(host), "%.*s", (int)(close - oa - 1),
+		    oa + 1);
+		return connect_host_port(host, close + 2, timeout_ms, server,
+		    serverlen, why, whylen);
+	}
+	colon = strrchr(oa, ':');
+	if (colon == NULL) {
+		snprintf(why, whylen, "bad OutAddress %s", oa);
+		return -1;
+	}
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - oa), oa);
+	fd = connect_host_port(host, colon + 1, timeout_ms, server, serverlen,
+	    why, whylen);
+	return fd;
+}
