@@ -1061,8 +1061,10 @@ session_run(struct session *s)
 			say(s, "500 5.5.2 Error: line too long");
 			continue;
 		}
-		if (r == IO_EOF && !s->tx.mail_accepted) {
-			/* A client that just hangs up between messages. */
+		if (r == IO_EOF && !s->tx.mail_accepted &&
+		    !io_pending(&s->client)) {
+			/* A client that just hangs up between messages; one
+			 * that leaves half a command behind is lost. */
 			upstream_send(s, "QUIT");
 			io_flush(&s->upstream);
 			finish(s);

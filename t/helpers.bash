@@ -237,7 +237,7 @@ data_reply() {
 # smtp_raw: the bytes of stdin go to the proxy as they are (printf them
 # with \r\n); the replies are printed. Ends when the proxy closes.
 smtp_raw() {
-	socat -t 10 -T 20 - "TCP:127.0.0.1:${SEND_PORT:-$PORT}"
+	socat -t 120 -T 60 - "TCP:127.0.0.1:${SEND_PORT:-$PORT}"
 }
 
 # The proxy in replay mode: the session file on stdin, replies on stdout.
@@ -256,3 +256,29 @@ no_temp_files() {
 
 # The number of per-message info lines in the proxy log.
 message_lines() { grep -c ' outcome=' "$PROXY_LOG"; }
+
+# Stops everything started so far (for tests that loop over cases).
+stop_tracked() {
+	local pid
+	for pid in $(tac "$PIDFILE_LIST"); do kill "$pid" 2>/dev/null; done
+	for pid in $(cat "$PIDFILE_LIST"); do
+		wait_gone "$pid" 50 || kill -9 "$pid" 2>/dev/null
+	done
+	: >"$PIDFILE_LIST"
+}
+
+# Waits for the launcher's next session to start, follows it to its end and
+# prints its peak resident set size (VmHWM) in KiB.
+peak_rss_of_session() {
+	local pid= i=0 hwm=0 v
+	while [ -z "$pid" ]; do
+		pid=$(pgrep -P "$LAUNCHER" | head -1)
+		i=$((i + 1)); [ "$i" -lt 400 ] || { echo 0; return 1; }
+		[ -n "$pid" ] || sleep 0.02
+	done
+	while v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) && [ -n "$v" ]; do
+		hwm=$v
+		sleep 0.02
+	done
+	echo "$hwm"
+}

@@ -1,0 +1,424 @@
+#!/usr/bin/env bats
+# The fault suite: the filter, the upstream, the client and the local
+# system each fail in every way we could think of. Every case checks what
+# the client saw, what the upstream received, that no temp file is left,
+# and how the session ended. The invariant under all of them: the client
+# gets 250 to its end of data only if the upstream took the message (or a
+# filter dropped it), and nothing truncated reaches the upstream.
+
+load helpers
+
+# A standard message through the proxy in one raw session; replies in
+# $T/out (CR removed). Extra lines after the message via $AFTER.
+raw_message() {
+	{
+		printf 'EHLO client.test\r\nMAIL FROM:<a@sender.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n'
+		printf 'Subject: fault case\r\n\r\nline one\r\nline two\r\n.\r\n'
+		printf '%s' "${AFTER:-}"
+		printf 'QUIT\r\n'
+	} | smtp_raw | tr -d '\r' >"$T/out"
+	cat "$T/out"
+}
+end_reply() { sed -n '/^354 /{n;p;q}' "$T/out"; }
+never_250_to_data() { [[ "$(end_reply)" != 250* ]]; }
+
+# --- the filter ----------------------------------------------------------------
+
+filter_case() { # FILTER-LINES...
+	start_sink
+	write_conf "FilterCommand: $(write_filter f.sh "$@")" "FilterTimeout: 2"
+	start_proxy
+	raw_message
+	wait_sessions
+}
+
+@test "filter crashes by a signal: 451, nothing forwarded" {
+	filter_case 'cat >/dev/null' 'kill -SEGV $$'
+	[[ "$(end_reply)" == 451\ 4.* ]]
+	[ "$(sink_count)" -eq 0 ]
+	no_temp_files
+	[ "$(session_status)" = 0 ]
+	grep -q 'outcome=tempfail' "$PROXY_LOG"
+}
+
+@test "filter times out: 451, its whole process group killed" {
+	filter_case 'sleep 300 & echo $! >'"$BATS_TEST_TMPDIR"'/bg.pid' 'cat >/dev/null' 'sleep 300'
+	[[ "$(end_reply)" == 451\ 4.* ]]
+	[ "$(sink_count)" -eq 0 ]
+	! kill -0 "$(cat "$T/bg.pid")" 2>/dev/null
+	no_temp_files
+	grep -q 'outcome=tempfail' "$PROXY_LOG"
+}
+
+@test "filter ignores its input and writes a message of its own: forwarded" {
+	filter_case 'printf "Subject: replaced\r\n\r\nnew body\r\n"'
+	[[ "$(end_reply)" == 250* ]]
+	[ "$(sink_count)" -eq 1 ]
+	grep -q '^new body$' "$(sink_file)"
+	! grep -q 'line one' "$(sink_file)"
+	no_temp_files
+}
+
+@test "filter closes its output early and exits 0: 451, nothing forwarded" {
+	filter_case 'exec >&-' 'cat >/dev/null' 'exit 0'
+	[[ "$(end_reply)" == 451\ 4.* ]]
+	[ "$(sink_count)" -eq 0 ]
+	no_temp_files
+}
+
+@test "filter writes a gigabyte to stderr: no hang, the last line is the reply" {
+	# One gigabyte-long line, then many short ones, then the verdict.
+	start_sink
+	write_conf "FilterTimeout: 120" "FilterCommand: $(write_filter f.sh 'cat >/dev/null' \
+		'head -c 1073741824 /dev/zero | tr "\0" "x" >&2' \
+		'head -c 104857600 /dev/zero | tr "\0" "y" | fold -w 100 >&2' 'echo >&2' \
+		'echo "554 5.7.0 After a flood" >&2' 'exit 1')"
+	start_proxy
+	raw_message
+	[ "$(end_reply)" = "554 5.7.0 After a flood" ]
+	[ "$(sink_count)" -eq 0 ]
+	no_temp_files
+}
+
+@test "filter writes 300 MB of output: forwarded whole, memory stays flat" {
+	start_sink
+	write_conf "FilterTimeout: 120" \
+		"FilterCommand: $(write_filter f.sh 'cat' 'head -c 314572800 /dev/zero | tr "\0" "y" | fold -w 998' 'sleep 0.5')"
+	start_proxy
+	{ raw_message; } &
+	client=$!
+	peak=$(peak_rss_of_session)
+	wait "$client"
+	cat "$T/out"
+	[[ "$(end_reply)" == 250* ]]
+	wait_sessions
+	grep -q 'outcome=forwarded' "$PROXY_LOG"
+	# 300 MB of y, 998 to a line, arrived (the dump has LF line ends).
+	[ "$(grep -c '^y\{998\}$' "$(sink_file)")" -eq $((314572800 / 998)) ]
+	no_temp_files
+	# The same proxy with a 40-byte message, for comparison: the peak
+	# resident size must not grow with the message.
+	rm -rf "$T/sink"; mkdir "$T/sink"; chown postfix "$T/sink"
+	write_conf "FilterCommand: $(write_filter g.sh 'sleep 0.5' 'cat')"
+	{ raw_message; } & client=$!
+	small=$(peak_rss_of_session)
+	wait "$client"
+	echo "peak RSS: 300 MB message $peak KiB, small message $small KiB"
+	[ "$peak" -gt 0 ] && [ "$small" -gt 0 ]
+	[ "$peak" -lt $((small + 1024)) ]
+}
+
+@test "filter writes invalid reply codes: the client still gets a 5xx, never 250 or a 3xx" {
+	for line in '999 Not a code' '2500 Almost' '354 Go ahead' '25 short' '050 low' $'250\tno space'; do
+		rm -rf "$T/sink" "$T/out"
+		filter_case 'cat >/dev/null' "printf '%s\n' '$line' >&2" 'exit 1'
+		echo "case <$line>: $(end_reply)"
+		[[ "$(end_reply)" == 5[0-9][0-9]\ * ]]
+		[ "$(sink_count)" -eq 0 ]
+		stop_tracked
+	done
+}
+
+@test "filter forks a child that outlives it: the message goes on, the child is killed" {
+	filter_case '(sleep 300; echo late) &' 'echo $! >'"$BATS_TEST_TMPDIR"'/bg.pid' 'cat'
+	[[ "$(end_reply)" == 250* ]]
+	[ "$(sink_count)" -eq 1 ]
+	! grep -q late "$(sink_file)"
+	! kill -0 "$(cat "$T/bg.pid")" 2>/dev/null
+	no_temp_files
+}
+
+@test "filter exits 0 with empty output: 451, not an empty message" {
+	filter_case 'cat >/dev/null'
+	[[ "$(end_reply)" == 451\ 4.* ]]
+	[ "$(sink_count)" -eq 0 ]
+	no_temp_files
+}
+
+# --- the upstream --------------------------------------------------------------
+
+@test "upstream unreachable: 421 at once, exit status 111, nothing else" {
+	write_conf "OutAddress: 127.0.0.1:$(free_port)"
+	start_proxy
+	out=$(printf 'EHLO c.test\r\nQUIT\r\n' | smtp_raw | tr -d '\r')
+	echo "$out"
+	[[ "$out" == "421 4.4.0 $HOSTNAME_NOW "* ]]
+	[ "$(wc -l <<<"$out")" -eq 1 ]
+	[ "$(session_status)" = 111 ]
+	grep -q 'cannot connect to upstream' "$PROXY_LOG"
+}
+
+upstream_case() { # SMTP-SINK-OPTIONS...
+	start_sink "$@"
+	write_conf "FilterCommand: cat" "TimeOut: 2"
+	start_proxy
+	raw_message
+	wait_sessions
+	! grep -q '^250[ -]' <(sed -n '/^354 /,$p' "$T/out" | sed -n 2p)
+	no_temp_files
+}
+
+@test "upstream refuses the connection with 554 at its greeting: the client gets it" {
+	upstream_case -f CONNECT
+	head -1 "$T/out" | grep -q "^500 $HOSTNAME_NOW "
+}
+
+@test "upstream refuses at greeting with 4xx" {
+	upstream_case -r CONNECT
+	head -1 "$T/out" | grep -q "^450 $HOSTNAME_NOW "
+}
+
+@test "upstream refuses EHLO, MAIL, RCPT with 5xx and 4xx: the replies reach the client, no DATA" {
+	for cmd in EHLO MAIL RCPT; do
+		for opt in -f -r; do
+			rm -rf "$T/sink"; : >"$PROXY_LOG"
+			upstream_case "$opt" "$cmd"
+			want=5; [ "$opt" = -r ] && want=4
+			grep -q "^${want}[0-9][0-9] " "$T/out"
+			# Without an accepted recipient the proxy refuses DATA itself.
+			if [ "$cmd" != EHLO ]; then
+				grep -q '^503 5.5.1' "$T/out"
+				[ "$(sink_count)" -eq 0 ]
+			fi
+			stop_tracked
+		done
+	done
+}
+
+@test "upstream refuses DATA after the filter ran: the client gets that reply at its end of data" {
+	upstream_case -f DATA
+	[[ "$(end_reply)" == 5[0-9][0-9]\ * ]]
+	grep -q 'outcome=rejected' "$PROXY_LOG"
+	[ "$(session_status)" = 0 ]
+}
+
+@test "upstream refuses the message at its end with 5xx and with 4xx" {
+	upstream_case -f .
+	[[ "$(end_reply)" == 5[0-9][0-9]\ * ]]
+	stop_tracked
+	rm -rf "$T/sink"
+	upstream_case -r .
+	[[ "$(end_reply)" == 4[0-9][0-9]\ * ]]
+}
+
+@test "upstream closes the connection at greeting, EHLO, MAIL, RCPT, DATA and end of data" {
+	for cmd in CONNECT EHLO MAIL RCPT DATA .; do
+		rm -rf "$T/sink"; : >"$PROXY_LOG"
+		upstream_case -q "$cmd"
+		echo "== $cmd"
+		grep -q '^421 4.4.0 ' "$T/out"
+		[ "$(session_status)" = 1 ]
+		grep -q 'connection to upstream\|upstream.*after' "$PROXY_LOG"
+		stop_tracked
+	done
+}
+
+@test "upstream says 421 and closes at end of data: the client gets a 4xx, never 250" {
+	upstream_case -Q .
+	[[ "$(end_reply)" == 421\ * ]]
+}
+
+@test "upstream stalls past TimeOut at DATA and at end of data: 4xx, session ends" {
+	for w in DATA:5 .:5; do
+		rm -rf "$T/sink"; : >"$PROXY_LOG"
+		upstream_case -W "$w"
+		[[ "$(end_reply)" == 4[0-9][0-9]\ * ]]
+		grep -q 'timed out\|timeout' "$PROXY_LOG"
+		stop_tracked
+	done
+}
+
+# --- the client ------------------------------------------------------------------
+
+client_setup() { # [TIMEOUT]
+	start_sink
+	write_conf "FilterCommand: cat" "TimeOut: ${1:-2}"
+	start_proxy
+}
+
+@test "client vanishes mid-command: session ends, logged, nothing sent" {
+	client_setup
+	printf 'EHLO c.test\r\nMAIL FROM:<a@b.t' | smtp_raw >/dev/null
+	[ "$(session_status)" = 1 ]
+	grep -q 'lost connection' "$PROXY_LOG"
+	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "client vanishes mid-DATA: nothing reaches the upstream, no temp file" {
+	client_setup
+	printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: cut\r\n\r\nhalf a mess' | smtp_raw
+	[ "$(session_status)" = 1 ]
+	grep -q 'lost connection.* after DATA' "$PROXY_LOG"
+	[ "$(sink_count)" -eq 0 ]
+	no_temp_files
+}
+
+@test "client idles past TimeOut: 421 timeout, session ends" {
+	client_setup
+	out=$( { printf 'EHLO c.test\r\n'; sleep 4; } | smtp_raw | tr -d '\r')
+	echo "$out"
+	grep -q '^421 4.4.2 .*timeout' <<<"$out"
+	[ "$(session_status)" = 1 ]
+}
+
+@test "client idles past TimeOut in the middle of DATA: 421, nothing forwarded, no temp file" {
+	client_setup
+	out=$( { printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n'; sleep 4; } | smtp_raw | tr -d '\r')
+	echo "$out"
+	grep -q '^421 4.4.2 ' <<<"$out"
+	[ "$(sink_count)" -eq 0 ]
+	no_temp_files
+}
+
+@test "client floods pipelined commands it was not offered: each gets its reply, in order" {
+	client_setup
+	{
+		printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nRCPT TO:<e@d.test>\r\nDATA\r\n'
+		printf 'Subject: flood\r\n\r\nx\r\n.\r\nRSET\r\nNOOP\r\nMAIL FROM:<f@b.test>\r\nRCPT TO:<g@d.test>\r\nDATA\r\ny\r\n.\r\nQUIT\r\n'
+	} | smtp_raw | tr -d '\r' >"$T/out"
+	cat "$T/out"
+	codes=$(grep -o '^[0-9][0-9][0-9] ' "$T/out" | tr -d ' ' | tr '\n' ' ')
+	[ "$codes" = "220 250 250 250 250 354 250 250 250 250 250 354 250 221 " ]
+	[ "$(sink_count)" -eq 2 ]
+}
+
+@test "client sends 10,000 RCPTs: accepted up to the limit, 452 4.5.3 beyond, message still delivered" {
+	client_setup
+	{
+		printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\n'
+		for i in $(seq 10000); do printf 'RCPT TO:<recipient-%05d@example.test>\r\n' "$i"; done
+		printf 'DATA\r\nSubject: many\r\n\r\nx\r\n.\r\nQUIT\r\n'
+	} | smtp_raw | tr -d '\r' >"$T/out"
+	ok=$(grep -c '^250 2.1.5' "$T/out")
+	full=$(grep -c '^452 4.5.3' "$T/out")
+	echo "accepted $ok, refused $full"
+	[ $((ok + full)) -eq 10000 ]
+	[ "$full" -gt 0 ]
+	[ "$ok" -gt 1000 ]
+	[[ "$(end_reply)" == 250* ]]
+	[ "$(grep -c '^X-Rcpt-Args:' "$(sink_file)")" -eq "$ok" ]
+}
+
+@test "a 5000-byte line in DATA and 8-bit bytes arrive intact" {
+	client_setup
+	long=$(head -c 5000 /dev/zero | tr '\0' 'z')
+	{
+		printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n'
+		printf 'Subject: long\r\n\r\n%s\r\nGr\xc3\xbc\xc3\x9fe \xff\xfe\r\n.\r\nQUIT\r\n' "$long"
+	} | smtp_raw | tr -d '\r' >"$T/out"
+	[[ "$(end_reply)" == 250* ]]
+	grep -q "^$long\$" "$(sink_file)"
+	grep -q $'^Gr\xc3\xbc\xc3\x9fe \xff\xfe$' "$(sink_file)"
+}
+
+@test "NUL and control bytes in a command are refused, the session goes on" {
+	client_setup
+	out=$(printf 'EHLO c.test\r\nMAIL FROM:<a\0b@c.test>\r\nNOOP\x01x\r\nNOOP\r\nQUIT\r\n' | smtp_raw | tr -d '\r')
+	echo "$out"
+	[ "$(grep -c '^500 5.5.2' <<<"$out")" -eq 2 ]
+	grep -q '^221 ' <<<"$out"
+}
+
+@test "NUL in DATA is carried through, not a line end" {
+	client_setup
+	printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: nul\r\n\r\nbefore\0after\r\n.\r\nQUIT\r\n' |
+		smtp_raw | tr -d '\r' >"$T/out"
+	[[ "$(end_reply)" == 250* ]]
+	grep -aq $'^before\x00after$' "$(sink_file)" || grep -aqP '^before\x00after$' "$(sink_file)"
+}
+
+@test "bare LF and bare CR ending commands" {
+	client_setup
+	out=$(printf 'EHLO c.test\nMAIL FROM:<a@b.test>\rRCPT TO:<c@d.test>\r\nQUIT\r\n' | smtp_raw | tr -d '\r')
+	echo "$out"
+	grep -q '^221 ' <<<"$out"
+	# Whatever is made of them, the upstream never sees a bare CR or LF
+	# command: no message, and no 5xx from smtp-sink about garbage.
+	[ "$(sink_count)" -eq 0 ]
+}
+
+# --- the local system ------------------------------------------------------------
+
+@test "TempDirectory missing: 451 at end of data, never 250" {
+	start_sink
+	write_conf "TempDirectory: $T/nonexistent"
+	start_proxy
+	raw_message
+	[[ "$(end_reply)" == 451\ 4.3.* ]] || [[ "$(grep -m1 '^4' "$T/out")" == 451* ]]
+	! grep -q '^354 ' "$T/out" || [[ "$(end_reply)" == 4* ]]
+	[ "$(sink_count)" -eq 0 ]
+	grep -qi 'temp' "$PROXY_LOG"
+}
+
+@test "TempDirectory world-writable without the sticky bit: refused with 451 and a loud log line" {
+	start_sink
+	mkdir -m 777 "$T/open"; chmod 777 "$T/open"
+	write_conf "TempDirectory: $T/open"
+	start_proxy
+	raw_message
+	grep -q '^451 ' "$T/out"
+	! grep -q '^250 2.0.0' "$T/out"
+	[ "$(sink_count)" -eq 0 ]
+	grep -qi 'world-writable' "$PROXY_LOG"
+	[ -z "$(ls -A "$T/open")" ]
+}
+
+@test "TempDirectory not writable for the user the proxy runs as: 451" {
+	start_sink
+	mkdir -m 700 "$T/closed"
+	write_conf "TempDirectory: $T/closed" "User: nobody"
+	start_proxy
+	raw_message
+	grep -q '^451 ' "$T/out"
+	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "TempDirectory full (a 64 KiB tmpfs): 452 4.3.1, nothing forwarded, nothing left" {
+	start_sink
+	mkdir -p "$T/small"
+	write_conf "TempDirectory: $T/small"
+	PORT=$(free_port)
+	# The launcher runs in a private mount namespace that has the tiny tmpfs.
+	unshare -m --propagation private sh -c '
+		mount -t tmpfs -o size=64k,mode=0700 tmpfs "$1" || exit 1
+		exec systemd-socket-activate -l "127.0.0.1:$2" --inetd -a "$3" -d 4 -f "$4"
+	' sh "$T/small" "$PORT" "$PROXSMTPD" "$CONF" 2>>"$PROXY_LOG" &
+	LAUNCHER=$!; track $LAUNCHER
+	wait_port "$PORT"
+	{
+		printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: big\r\n\r\n'
+		head -c 400000 /dev/zero | tr '\0' 'q' | fold -w 76 | sed 's/$/\r/'
+		printf '\r\n.\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: small\r\n\r\nfits\r\n.\r\nQUIT\r\n'
+	} | smtp_raw | tr -d '\r' >"$T/out"
+	cat "$T/out"
+	grep -q '^452 4.3.1' "$T/out"
+	# The space was given back: the next, small message goes through.
+	[ "$(grep -c '^250 2.0.0' "$T/out")" -eq 1 ]
+	[ "$(sink_count)" -eq 1 ]
+	grep -q '^fits$' "$(sink_file)"
+	[ -z "$(ls -A "$T/small")" ]
+}
+
+@test "SIGTERM and SIGHUP mid-DATA: 421 to the client, temp file removed, exit 1" {
+	for sig in TERM HUP; do
+		rm -rf "$T/sink" "$T/out"; : >"$PROXY_LOG"
+		client_setup 30
+		{ printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: x\r\n\r\npart\r\n'; sleep 10; } |
+			smtp_raw | tr -d '\r' >"$T/out" &
+		client=$!
+		# The spool file is unnamed (O_TMPFILE): wait for the 354.
+		for _ in $(seq 100); do grep -q '^354 ' "$T/out" 2>/dev/null && break; sleep 0.05; done
+		sleep 0.2
+		pid=$(pgrep -P "$LAUNCHER")
+		[ -n "$pid" ]
+		kill -"$sig" "$pid"
+		wait "$client" || true
+		cat "$T/out"
+		grep -q '^421 4.3.2 ' "$T/out"
+		[ "$(session_status)" = 1 ]
+		grep -q 'terminated by signal' "$PROXY_LOG"
+		no_temp_files
+		[ "$(sink_count)" -eq 0 ]
+		stop_tracked
+	done
+}
