@@ -57,6 +57,30 @@ text_from_env(char *buf, size_t len, const char *var)
 		snprintf(buf, len, "127.0.0.1");
 }
 
+/*
+ * A dual-stack listener (systemd's "ListenStream=10025", [::] with
+ * IPV6_V6ONLY off) hands IPv4 clients over as ::ffff:a.b.c.d. Everything
+ * done with the address afterwards is IPv4: the original destination is in
+ * the IPv4 conntrack table (SO_ORIGINAL_DST, not IP6T_SO_ORIGINAL_DST), and
+ * the upstream socket of loopback and full transparent mode is AF_INET. So
+ * such an address is stored as the AF_INET address it is.
+ */
+static void
+unmap_v4(struct sockaddr_storage *ss, socklen_t *len)
+{
+	const struct sockaddr_in6 *in6 = (const void *)ss;
+	struct sockaddr_in in = { .sin_family = AF_INET };
+
+	if (ss->ss_family != AF_INET6 ||
+	    !IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+		return;
+	in.sin_port = in6->sin6_port;
+	memcpy(&in.sin_addr, &in6->sin6_addr.s6_addr[12], sizeof(in.sin_addr));
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, &in, sizeof(in));
+	*len = sizeof(in);
+}
+
 void
 endpoints_get(struct endpoints *ep, int fd)
 {
@@ -66,6 +90,8 @@ endpoints_get(struct endpoints *ep, int fd)
 	if (getpeername(fd, (struct sockaddr *)&ep->peer, &ep->peer_len) == 0 &&
 	    getsockname(fd, (struct sockaddr *)&ep->local, &ep->local_len) == 0) {
 		ep->is_socket = true;
+		unmap_v4(&ep->peer, &ep->peer_len);
+		unmap_v4(&ep->local, &ep->local_len);
 		addr_to_text((struct sockaddr *)&ep->peer, ep->client_ip,
 		    sizeof(ep->client_ip));
 		addr_to_text((struct sockaddr *)&ep->local, ep->local_ip,
@@ -177,6 +203,25 @@ connect_one(const struct sockaddr *sa, socklen_t salen,
 	return fd;
 }
 
+/* The same address and port (other fields, e.g. sin_zero, may differ). */
+static bool
+same_endpoint(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return a4->sin_port == b4->sin_port &&
+		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return a6->sin6_port == b6->sin6_port &&
+		    IN6_ARE_ADDR_EQUAL(&a6->sin6_addr, &b6->sin6_addr);
+	return false;
+}
+
 /*
  * The destination the client meant: after a REDIRECT/DNAT conntrack knows it
  * (SO_ORIGINAL_DST); under TPROXY the socket's own address is it, and the
@@ -195,12 +240,19 @@ original_destination(int client_fd, const struct endpoints *ep,
 		snprintf(why, whylen, "transparent proxy needs a TCP socket");
 		return -1;
 	}
+	memset(dst, 0, sizeof(*dst));
 	*dstlen = sizeof(*dst);
 	if ((v6 && getsockopt(client_fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, dst,
 	    dstlen) == 0) || (!v6 && getsockopt(client_fd, SOL_IP,
 	    SO_ORIGINAL_DST, dst, dstlen) == 0)) {
-		if (*dstlen != ep->local_len ||
-		    memcmp(dst, &ep->local, *dstlen) != 0)
+		/* The kernel fills in a sockaddr_in(6) but leaves the length
+		 * as it was; the family says which one it is. */
+		*dstlen = dst->ss_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+		/* Any connection tracked by conntrack has an original
+		 * destination; only one that differs from our own address
+		 * was diverted to us. */
+		if (!same_endpoint(dst, &ep->local))
 			return 0;
 	}
 	if (getsockopt(client_fd, v6 ? SOL_IPV6 : SOL_IP,
@@ -253,6 +305,8 @@ upstream_connect(const struct config *cfg, const struct endpoints *ep,
 	int fd;
 
 	if (cfg->transparent != TRANSPARENT_OFF) {
+		/* What the log names if there is no destination to name. */
+		snprintf(server, serverlen, "(original destination)");
 		if (original_destination(client_fd, ep, &dst, &dstlen, why,
 		    whylen) < 0)
 			return -1;

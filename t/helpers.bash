@@ -282,3 +282,58 @@ peak_rss_of_session() {
 	done
 	echo "$hwm"
 }
+
+# --- more launchers (t/40-launchers.bats) --------------------------------------
+
+# start_proxy_tcpserver [proxsmtpd args...]: proxsmtpd under tcpserver
+# (ucspi-tcp) on 127.0.0.1:$PORT, the connection on stdin/stdout. tcpserver
+# -v logs "tcpserver: end PID status N" to $PROXY_LOG with the -d 4 lines.
+start_proxy_tcpserver() {
+	PORT=$(free_port)
+	tcpserver -v -H -R 127.0.0.1 "$PORT" "$PROXSMTPD" -d 4 -f "$CONF" "$@" \
+		2>>"$PROXY_LOG" &
+	LAUNCHER=$!
+	track "$LAUNCHER"
+	wait_port "$PORT"
+}
+
+# The exit status of the last session under tcpserver.
+tcpserver_status() {
+	wait_sessions
+	sed -n 's/^tcpserver: end [0-9]* status \([0-9]*\)$/\1/p' "$PROXY_LOG" | tail -1
+}
+
+# The exit status of the last session under xinetd (its EXIT line in
+# $T/xinetd.log, which it writes once it has reaped the session).
+xinetd_status() {
+	local i=0
+	wait_sessions
+	until [ "$(grep -c ' EXIT: ' "$T/xinetd.log" 2>/dev/null)" -ge \
+		"$(grep -c ' START: ' "$T/xinetd.log" 2>/dev/null)" ]; do
+		i=$((i + 1))
+		[ "$i" -lt 100 ] || { echo "xinetd logged no EXIT" >&2; return 1; }
+		sleep 0.05
+	done
+	sed -n 's/.* EXIT: .* status=\([0-9-]*\).*/\1/p' "$T/xinetd.log" | tail -1
+}
+
+# The pid of the session the launcher is running now (waits for it).
+session_pid() {
+	local pid= i=0
+	until pid=$(pgrep -P "$LAUNCHER" | head -1) && [ -n "$pid" ]; do
+		i=$((i + 1))
+		[ "$i" -lt 200 ] || { echo "no session running" >&2; return 1; }
+		sleep 0.05
+	done
+	echo "$pid"
+}
+
+# Waits (up to 10 s) until FILE exists.
+wait_file() {
+	local i=0
+	until [ -e "$1" ]; do
+		i=$((i + 1))
+		[ "$i" -lt 200 ] || { echo "$1 did not appear" >&2; return 1; }
+		sleep 0.05
+	done
+}
