@@ -147,6 +147,7 @@ log_message(struct logger *lg, const struct log_message *m)
 {
 	char text[LOG_LINE_MAX];
 	char rcpts[LOG_RCPT_MAX + 32];
+	char ms[24];
 	const char *p = m->recipients;
 	size_t o = 0;
 	unsigned shown = 0, total = 0;
@@ -172,12 +173,17 @@ log_message(struct logger *lg, const struct log_message *m)
 		rcpts[o] = '\0';
 	if (total == 0)
 		rcpts[0] = '\0';
+	/* A message that no filter saw says so rather than show a time. */
+	if (m->filter_ms >= 0)
+		snprintf(ms, sizeof(ms), "%ld", m->filter_ms);
+	else
+		snprintf(ms, sizeof(ms), "none");
 	snprintf(text, sizeof(text),
 	    "client=%s from=<%s> to=%s nrcpt=%u size=%llu outcome=%s "
-	    "reply=\"%s\"%s%s%s filter_ms=%ld",
+	    "reply=\"%s\"%s%s%s filter_ms=%s",
 	    m->client, m->sender, rcpts, total, m->size, m->outcome, m->reply,
 	    m->detail ? " detail=\"" : "", m->detail ? m->detail : "",
-	    m->detail ? "\"" : "", m->filter_ms);
+	    m->detail ? "\"" : "", ms);
 	make_printable(text);
 	emit(lg, L_INFO, text, m, rcpts);
 }

@@ -71,6 +71,23 @@ die(struct session *s, int status, const char *reply, const char *fmt, ...)
 	va_end(ap);
 	log_msg(s->log, L_WARNING, "%s after %s from %s (%u messages)", why,
 	    state_names[s->state], s->ep.client_ip, s->messages);
+	if (s->message_open) {
+		/* Every message gets its line, also one the session took
+		 * down with it: the client got no 2xx for it. */
+		struct log_message m = {
+			.client = s->ep.client_ip,
+			.sender = s->tx.sender,
+			.recipients = s->tx.rcpt_env + strlen(RCPT_ENV_PREFIX),
+			.size = (unsigned long long)s->msg.size,
+			.outcome = "tempfail",
+			.reply = reply != NULL ? reply : "none, client gone",
+			.detail = why,
+			.filter_ms = -1,
+		};
+
+		log_message(s->log, &m);
+		s->message_open = false;
+	}
 	cleanup(s);
 	if (reply != NULL) {
 		s->client.timeout_ms = 5000;	/* do not linger for a gone peer */
@@ -617,10 +634,13 @@ receive_body(struct session *s, struct data_decoder *dec)
 	}
 }
 
-/* Ends the message: client reply, the log line, upstream RSET if asked. */
+/*
+ * Ends the message: client reply (all of full when given, else the line
+ * reply), the log line, upstream RSET if asked.
+ */
 static void
-message_done(struct session *s, const char *outcome, const char *reply,
-    const char *detail, long filter_ms, bool rset)
+message_done_full(struct session *s, const char *outcome, const char *reply,
+    const struct reply *full, const char *detail, long filter_ms, bool rset)
 {
 	struct log_message m = {
 		.client = s->ep.client_ip,
@@ -634,9 +654,13 @@ message_done(struct session *s, const char *outcome, const char *reply,
 	};
 	int r;
 
-	say(s, "%s", reply);
+	if (full != NULL)
+		say_reply(s, full);
+	else
+		say(s, "%s", reply);
 	log_message(s->log, &m);
 	s->messages++;
+	s->message_open = false;
 	spool_remove(&s->msg);
 	spool_remove(&s->out);
 	tx_reset(&s->tx);
@@ -648,6 +672,13 @@ message_done(struct session *s, const char *outcome, const char *reply,
 		s->state = ST_COMMAND;
 		upstream_command(s, "RSET");
 	}
+}
+
+static void
+message_done(struct session *s, const char *outcome, const char *reply,
+    const char *detail, long filter_ms, bool rset)
+{
+	message_done_full(s, outcome, reply, NULL, detail, filter_ms, rset);
 }
 
 static const char *
@@ -674,7 +705,7 @@ forward(struct session *s, int fd, long filter_ms)
 			die(s, EXIT_SESSION_FAILED, "451 4.3.0 Error: upstream "
 			    "server misbehaved", "upstream %s answered DATA "
 			    "with %s", s->server, summary);
-		message_done(s, outcome_of(rp->code), summary,
+		message_done_full(s, outcome_of(rp->code), summary, rp,
 		    "upstream refused DATA", filter_ms, true);
 		return;
 	}
@@ -691,14 +722,14 @@ forward(struct session *s, int fd, long filter_ms)
 	if ((r = reply_read(&s->upstream, &s->reply)) != IO_OK)
 		die_upstream(s, r);
 	reply_summary(&s->reply, summary, sizeof(summary));
-	message_done(s, outcome_of(s->reply.code), summary, NULL, filter_ms,
-	    false);
+	message_done_full(s, outcome_of(s->reply.code), summary, &s->reply,
+	    NULL, filter_ms, false);
 }
 
 /* The environment the filter sees, built in buffers. */
 struct filter_env {
 	char	*envp[12];
-	char	vars[9][PATH_ADDR_MAX + 32];
+	char	vars[9][4096];	/* PATH, TempDirectory paths: long */
 };
 
 static void
@@ -787,7 +818,9 @@ run_filter(struct session *s)
 		die_upstream(s, IO_EOF);
 	switch (res.outcome) {
 	case VERDICT_REJECT:
-		message_done(s, "rejected", res.reply, res.why, res.ms, true);
+		/* A filter's 4xx defers the message, as an upstream's does. */
+		message_done(s, res.reply[0] == '4' ? "tempfail" : "rejected",
+		    res.reply, res.why, res.ms, true);
 		return;
 	case VERDICT_DROP:
 		message_done(s, "dropped", res.reply, res.why, res.ms, true);
@@ -870,6 +903,7 @@ cmd_data(struct session *s, const char *verb, const char *args)
 		return;
 	}
 	say(s, "354 End data with <CR><LF>.<CR><LF>");
+	s->message_open = true;
 	receive_body(s, &dec);
 	if (spool_flush(&s->msg) < 0) {
 		err = errno;

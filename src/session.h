@@ -66,6 +66,7 @@ struct session {
 	bool	authenticated;
 	bool	xclient_done;
 	bool	upstream_lost;	/* a keepalive found it gone */
+	bool	message_open;	/* DATA accepted, outcome not yet logged */
 	char	remote[PATH_ADDR_MAX];		/* XFORWARD ADDR */
 	char	remote_helo[PATH_ADDR_MAX];	/* XFORWARD HELO */
 	char	helo[PATH_ADDR_MAX];

@@ -292,6 +292,7 @@ client_setup() { # [TIMEOUT]
 	ok=$(grep -c '^250 2.1.5' "$T/out")
 	full=$(grep -c '^452 4.5.3' "$T/out")
 	echo "accepted $ok, refused $full"
+	grep -v "^250 2.1.5\|^452 4.5.3" "$T/out"
 	[ $((ok + full)) -eq 10000 ]
 	[ "$full" -gt 0 ]
 	[ "$ok" -gt 1000 ]
