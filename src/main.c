@@ -200,10 +200,6 @@ main(int argc, char **argv)
 		return EXIT_TEMPORARY;
 	}
 	session_init(s, &cfg, &lg, rfd, wfd);
-	if (pidfile != NULL) {
-		write_pidfile(&lg, pidfile);
-		s->pidfile = pidfile;
-	}
 	/* Connect first: TransparentProxy full needs our privileges for it. */
 	session_connect(s);
 	r = drop_privileges(cfg.user, err, sizeof(err));
@@ -211,5 +207,10 @@ main(int argc, char **argv)
 		session_abort(s, err);
 	if (r > 0)
 		log_msg(&lg, L_DEBUG, "not root: User %s not applied", cfg.user);
+	/* Written as the user we run as, so that we can remove it at exit. */
+	if (pidfile != NULL) {
+		write_pidfile(&lg, pidfile);
+		s->pidfile = pidfile;
+	}
 	session_run(s);
 }
