@@ -12,7 +12,8 @@ DESTDIR   ?=
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 # snprintf truncation is how every bounded buffer here is filled, on purpose.
-WARN       = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation
+WARN       = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+GCC_WARN   = -Wno-format-truncation
 CPPFLAGS  += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \
              -DDEFAULT_CONFIG='"$(sysconfdir)/proxsmtpd.conf"'
 SD_CFLAGS := $(shell pkg-config --cflags libsystemd 2>/dev/null)
@@ -25,7 +26,7 @@ HDRS = $(wildcard src/*.h)
 all: proxsmtpd
 
 proxsmtpd: $(SRCS) $(HDRS) Makefile
-	$(CC) -std=c17 $(WARN) $(CPPFLAGS) $(SD_CFLAGS) $(CFLAGS) -o $@ $(SRCS) $(LDFLAGS) $(SD_LIBS)
+	$(CC) -std=c17 $(WARN) $(if $(findstring clang,$(CC)),,$(GCC_WARN)) $(CPPFLAGS) $(SD_CFLAGS) $(CFLAGS) -o $@ $(SRCS) $(LDFLAGS) $(SD_LIBS)
 
 # The same program under AddressSanitizer and UndefinedBehaviorSanitizer.
 proxsmtpd-asan: $(SRCS) $(HDRS) Makefile

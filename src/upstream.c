@@ -276,7 +276,13 @@ connect_host_port(const char *host, const char *port, int timeout_ms,
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
+	/*
+	 * No AI_ADDRCONFIG: it counts no loopback address, so on a host (or
+	 * in a container) whose only IPv4 or IPv6 address is 127.0.0.1 or
+	 * ::1 it refuses exactly those ("Address family for hostname not
+	 * supported"). An address of a family the host cannot reach fails
+	 * at once below, and the next one is tried.
+	 */
 	r = getaddrinfo(host, port, &hints, &res);
 	if (r != 0) {
 		snprintf(why, whylen, "%s:%s: %s", host, port, gai_strerror(r));

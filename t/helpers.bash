@@ -297,9 +297,17 @@ start_proxy_tcpserver() {
 	wait_port "$PORT"
 }
 
-# The exit status of the last session under tcpserver.
+# The exit status of the last session under tcpserver (its "end" line,
+# written once it has reaped the session).
 tcpserver_status() {
+	local i=0
 	wait_sessions
+	until [ "$(grep -c '^tcpserver: end ' "$PROXY_LOG")" -ge \
+		"$(grep -c '^tcpserver: pid ' "$PROXY_LOG")" ]; do
+		i=$((i + 1))
+		[ "$i" -lt 100 ] || { echo "tcpserver logged no end" >&2; return 1; }
+		sleep 0.05
+	done
 	sed -n 's/^tcpserver: end [0-9]* status \([0-9]*\)$/\1/p' "$PROXY_LOG" | tail -1
 }
 
