@@ -62,8 +62,10 @@ wait_gone() { # PID [tenths]
 free_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
-		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || break
+		# Below the kernel's ephemeral range (32768-), so that no
+		# outgoing connection holds it either.
+		p=$((10000 + RANDOM % 22000))
+		ss -Htan "sport = :$p" 2>/dev/null | grep -q . || break
 	done
 	echo "$p"
 }
