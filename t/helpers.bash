@@ -212,7 +212,15 @@ wait_sessions() {
 
 # The exit status of the last session, as systemd-socket-activate logged it.
 session_status() {
+	local i=0
 	wait_sessions
+	# The launcher logs the status just after it reaps the session.
+	until [ "$(grep -c '^Child [0-9]* died' "$PROXY_LOG")" -ge \
+		"$(grep -c '^Spawned ' "$PROXY_LOG")" ]; do
+		i=$((i + 1))
+		[ "$i" -lt 100 ] || { echo "launcher logged no exit" >&2; return 1; }
+		sleep 0.05
+	done
 	sed -n 's/^Child [0-9]* died with code \([0-9]*\)$/\1/p' "$PROXY_LOG" | tail -1
 }
 

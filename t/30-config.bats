@@ -1,0 +1,470 @@
+#!/usr/bin/env bats
+# The command line and proxsmtpd.conf: -v, the -t check (effective settings
+# or the first error with file:line, exit 100), every setting of the table
+# parsed, names case-insensitive, comments, white space, the 1.10 daemon
+# settings accepted and ignored, the default and the -f config file, -p.
+
+bats_require_minimum_version 1.5.0
+
+load helpers
+
+# --- local helpers ---------------------------------------------------------
+
+# conf LINES...: $T/c.conf holding exactly these lines; its path in $C.
+conf() {
+	C=$T/c.conf
+	printf '%s\n' "$@" >"$C"
+}
+
+# check [args...]: proxsmtpd -t -f $C; $output is stdout, $stderr stderr.
+check() {
+	run --separate-stderr "$PROXSMTPD" -t -f "$C" "$@"
+	echo "status: $status"
+	echo "stdout:"
+	echo "$output"
+	echo "stderr:"
+	echo "$stderr"
+}
+
+# The settings -t printed, without its comment line.
+settings() { grep -v '^#' <<<"$output"; }
+
+# An error run: exit 100, nothing on stdout, the message on stderr names
+# file:line (or just the file when no line is given) and contains TEXT.
+config_error() { # LINE TEXT
+	[ "$status" -eq 100 ]
+	[ -z "$output" ]
+	if [ -n "$1" ]; then
+		grep -qF "$C:$1: " <<<"$stderr"
+	else
+		grep -qF "$C: " <<<"$stderr"
+	fi
+	grep -qiF -- "$2" <<<"$stderr"
+}
+
+# The configuration path compiled into the binary.
+default_config_path() {
+	grep -ao '/[[:print:]]*/proxsmtpd\.conf' "$PROXSMTPD" | head -1
+}
+
+# --- -v, -t and the defaults ------------------------------------------------
+
+@test "-v prints the version and exits 0" {
+	run --separate-stderr "$PROXSMTPD" -v
+	echo "$output"
+	[ "$status" -eq 0 ]
+	want=$(sed -n 's/^VERSION *= *//p' "$BATS_TEST_DIRNAME/../Makefile")
+	[ "$output" = "proxsmtpd $want" ]
+	[ -z "$stderr" ]
+}
+
+@test "-t prints every setting with its default when only OutAddress is set" {
+	conf 'OutAddress: 127.0.0.1:10026'
+	check
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	grep -q "^# effective settings of $C\$" <<<"$output"
+	diff -u - <(settings) <<-'EOF'
+	FilterCommand: 
+	FilterType: pipe
+	FilterReject: 530 Email Rejected
+	FilterTimeout: 30
+	Header: 
+	KeepAlives: 0
+	OutAddress: 127.0.0.1:10026
+	Skip: none
+	TempDirectory: /tmp
+	TimeOut: 180
+	TransparentProxy: off
+	User: 
+	XClient: off
+	BareNewline: normalize
+	EOF
+}
+
+@test "-t shows every setting of the table set to a value that is not its default" {
+	conf 'FilterCommand: /usr/bin/my-filter --flag "a b"' \
+		'FilterType: file' \
+		'FilterReject: 554 5.7.0 Go away' \
+		'FilterTimeout: 7' \
+		'Header: X-Proxied: by %i at %d\r\nX-Second: two\tparts' \
+		'KeepAlives: 5' \
+		'OutAddress: mail.example.test:2525' \
+		'Skip: authenticated' \
+		'TempDirectory: /var/spool/proxsmtpd' \
+		'TimeOut: 42' \
+		'User: nobody' \
+		'XClient: on' \
+		'BareNewline: reject'
+	check
+	[ "$status" -eq 0 ]
+	diff -u - <(settings) <<-'EOF'
+	FilterCommand: /usr/bin/my-filter --flag "a b"
+	FilterType: file
+	FilterReject: 554 5.7.0 Go away
+	FilterTimeout: 7
+	Header: X-Proxied: by %i at %d\r\nX-Second: two\tparts
+	KeepAlives: 5
+	OutAddress: mail.example.test:2525
+	Skip: authenticated
+	TempDirectory: /var/spool/proxsmtpd
+	TimeOut: 42
+	TransparentProxy: off
+	User: nobody
+	XClient: on
+	BareNewline: reject
+	EOF
+}
+
+@test "FilterType takes pipe, file and reject" {
+	for v in pipe file reject; do
+		conf 'OutAddress: 127.0.0.1:25' 'FilterCommand: cat' "FilterType: $v"
+		check
+		[ "$status" -eq 0 ]
+		grep -qx "FilterType: $v" <<<"$output"
+	done
+}
+
+@test "OutAddress takes host:port, [v6]:port, a socket path and a bare port" {
+	for v in 'mx.example.test:25' '192.0.2.7:10025' '[::1]:25' \
+		'/run/postfix/filter.sock' '10026'; do
+		conf "OutAddress: $v"
+		check
+		[ "$status" -eq 0 ]
+		grep -qxF "OutAddress: $v" <<<"$output"
+	done
+}
+
+@test "TransparentProxy takes off, on, client and full" {
+	for pair in on:client client:client full:full; do
+		conf "TransparentProxy: ${pair%%:*}"
+		check
+		[ "$status" -eq 0 ]
+		grep -qx "TransparentProxy: ${pair#*:}" <<<"$output"
+		grep -qx 'OutAddress: ' <<<"$output"
+	done
+	conf 'TransparentProxy: off' 'OutAddress: 127.0.0.1:25'
+	check
+	[ "$status" -eq 0 ]
+	grep -qx 'TransparentProxy: off' <<<"$output"
+}
+
+@test "XClient takes on and off, BareNewline normalize and reject, Skip authenticated" {
+	for v in on off; do
+		conf 'OutAddress: 127.0.0.1:25' "XClient: $v"
+		check
+		[ "$status" -eq 0 ]
+		grep -qx "XClient: $v" <<<"$output"
+	done
+	for v in normalize reject; do
+		conf 'OutAddress: 127.0.0.1:25' "BareNewline: $v"
+		check
+		[ "$status" -eq 0 ]
+		grep -qx "BareNewline: $v" <<<"$output"
+	done
+	conf 'OutAddress: 127.0.0.1:25' 'Skip: authenticated'
+	check
+	[ "$status" -eq 0 ]
+	grep -qx 'Skip: authenticated' <<<"$output"
+}
+
+@test "the Header escapes are decoded: one setting gives two header lines upstream" {
+	start_sink
+	write_conf 'Header: X-One: first %i\r\nX-Two: second\tafter tab'
+	printf 'HELO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: h\r\n\r\nbody\r\n.\r\nQUIT\r\n' |
+		replay "$CONF" >"$T/out"
+	cat "$T/out"
+	grep -q '^250 2.0.0 Ok' "$T/out"
+	[ "$(sink_count)" -eq 1 ]
+	sink_message
+	grep -qx 'X-One: first 127.0.0.1' <(sink_message)
+	grep -qx $'X-Two: second\tafter tab' <(sink_message)
+	# Both in the header block, before the blank line and the body.
+	sink_message | awk '/^$/ { exit } { print }' | grep -q '^X-Two: '
+	! grep -q 'X-One:.*X-Two' "$(sink_file)"
+}
+
+# --- the syntax of the file --------------------------------------------------
+
+@test "setting names are case-insensitive" {
+	conf 'outaddress: 127.0.0.1:25' 'FILTERTIMEOUT: 9' 'filterType: reject' \
+		'bArEnEwLiNe: reject' 'xclient: on' 'KEEPALIVES: 3' 'timeout: 11'
+	check
+	[ "$status" -eq 0 ]
+	grep -qx 'OutAddress: 127.0.0.1:25' <<<"$output"
+	grep -qx 'FilterTimeout: 9' <<<"$output"
+	grep -qx 'FilterType: reject' <<<"$output"
+	grep -qx 'BareNewline: reject' <<<"$output"
+	grep -qx 'XClient: on' <<<"$output"
+	grep -qx 'KeepAlives: 3' <<<"$output"
+	grep -qx 'TimeOut: 11' <<<"$output"
+}
+
+@test "comment lines and blank lines are ignored" {
+	conf '# a comment: FilterTimeout: 5' \
+		'' \
+		'   # an indented comment' \
+		$'\t' \
+		'OutAddress: 127.0.0.1:25' \
+		'#FilterType: bogus' \
+		'' \
+		'FilterTimeout: 12'
+	check
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	grep -qx 'FilterTimeout: 12' <<<"$output"
+	grep -qx 'FilterType: pipe' <<<"$output"
+}
+
+@test "white space around the colon and at both ends of the line is ignored" {
+	conf '   OutAddress   :   127.0.0.1:2525   ' \
+		$'\tFilterTimeout\t:\t45\t' \
+		'FilterReject:550 5.7.1 No thanks' \
+		'TempDirectory :/var/tmp  '
+	check
+	[ "$status" -eq 0 ]
+	grep -qx 'OutAddress: 127.0.0.1:2525' <<<"$output"
+	grep -qx 'FilterTimeout: 45' <<<"$output"
+	grep -qx 'FilterReject: 550 5.7.1 No thanks' <<<"$output"
+	grep -qx 'TempDirectory: /var/tmp' <<<"$output"
+}
+
+@test "a file with CRLF line ends parses like one with LF" {
+	printf 'OutAddress: 127.0.0.1:25\r\nFilterTimeout: 8\r\n' >"$T/c.conf"
+	C=$T/c.conf
+	check
+	[ "$status" -eq 0 ]
+	grep -qx 'OutAddress: 127.0.0.1:25' <<<"$output"
+	grep -qx 'FilterTimeout: 8' <<<"$output"
+}
+
+# --- errors -------------------------------------------------------------------
+
+@test "an unknown setting is an error naming file and line, exit 100" {
+	conf '# comment' '' 'OutAddress: 127.0.0.1:25' 'FilterFoo: 1'
+	check
+	config_error 4 "FilterFoo"
+}
+
+@test "bad values are errors naming file and line, exit 100" {
+	local bad
+	for bad in 'FilterType: bogus' 'FilterTimeout: -1' 'FilterTimeout: abc' \
+		'FilterTimeout: 99999999999' 'FilterTimeout: 0' \
+		'FilterTimeout: 10s' 'TimeOut: 0' 'TimeOut: -5' \
+		'KeepAlives: -1' 'KeepAlives: x' 'TransparentProxy: maybe' \
+		'XClient: perhaps' 'BareNewline: keep' 'Skip: everything' \
+		'TempDirectory: relative/dir' 'Header: no colon here' \
+		'Header: X-Bad: \q' 'FilterReject:' 'OutAddress:'; do
+		conf '# leading comment' 'OutAddress: 127.0.0.1:25' "$bad"
+		# A second OutAddress would be "given twice": test it alone.
+		[ "$bad" = 'OutAddress:' ] && conf '# leading comment' '' "$bad"
+		check
+		config_error 3 "${bad%%:*}"
+	done
+}
+
+@test "an OutAddress that cannot be an address is an error at check time" {
+	# -t is the operator's check: an OutAddress the session can never
+	# connect to (no port, port out of range, relative path, unclosed
+	# bracket) must be caught there, with its line.
+	local bad
+	for bad in 'mx.example.test' 'mx.example.test:' 'mx.example.test:0' \
+		'mx.example.test:70000' '[::1]' \
+		'[::1' '[::1]25' 'relative/socket' '0' '99999'; do
+		conf '' "OutAddress: $bad"
+		check
+		config_error 2 OutAddress
+	done
+}
+
+@test "a setting given twice is an error at the second line, whatever its case" {
+	conf 'OutAddress: 127.0.0.1:25' 'FilterTimeout: 5' '' 'filtertimeout: 6'
+	check
+	config_error 4 FilterTimeout
+}
+
+@test "a line without a colon is an error naming file and line" {
+	conf 'OutAddress: 127.0.0.1:25' 'FilterType pipe'
+	check
+	config_error 2 "Name: value"
+}
+
+@test "OutAddress and TransparentProxy together, or neither, is an error" {
+	conf 'OutAddress: 127.0.0.1:25' 'TransparentProxy: on'
+	check
+	config_error '' 'exclude each other'
+	conf 'FilterTimeout: 5'
+	check
+	config_error '' 'OutAddress is required'
+	# TransparentProxy: off does not stand in for an OutAddress.
+	conf 'TransparentProxy: off'
+	check
+	config_error '' 'OutAddress is required'
+}
+
+@test "FilterType file without a FilterCommand is an error" {
+	conf 'OutAddress: 127.0.0.1:25' 'FilterType: file'
+	check
+	config_error '' 'FilterType file needs a FilterCommand'
+}
+
+@test "an empty file is an error: OutAddress is required" {
+	: >"$T/c.conf"
+	C=$T/c.conf
+	check
+	config_error '' 'OutAddress is required'
+}
+
+@test "a config error in a session run (no -t) exits 100 and says nothing to the client" {
+	conf 'OutAddress: 127.0.0.1:25' 'FilterType: bogus'
+	run --separate-stderr "$PROXSMTPD" -d 4 -f "$C" </dev/null
+	echo "$output / $stderr"
+	[ "$status" -eq 100 ]
+	[ -z "$output" ]
+	grep -qF "$C:2: " <<<"$stderr"
+}
+
+# --- the daemon settings of 1.10 ----------------------------------------------
+
+@test "Listen, MaxConnections and PidFile are accepted and logged at debug level as ignored" {
+	conf 'Listen: 0.0.0.0:10025' 'maxconnections: 64' 'PidFile: /run/proxsmtpd.pid' \
+		'OutAddress: 127.0.0.1:25'
+	check -d 4
+	[ "$status" -eq 0 ]
+	grep -q 'Listen, MaxConnections, PidFile: ignored' <<<"$stderr"
+	! grep -qi '^\(Listen\|MaxConnections\|PidFile\):' <<<"$output"
+	grep -qx 'OutAddress: 127.0.0.1:25' <<<"$output"
+	# Debug only: at -d 3 it is not shown.
+	check -d 3
+	[ "$status" -eq 0 ]
+	! grep -q 'ignored' <<<"$stderr"
+	# ... and a session with them runs as usual.
+	start_sink
+	write_conf 'Listen: 127.0.0.1:10025' 'MaxConnections: 10' 'PidFile: /nonexistent/x.pid'
+	out=$(printf 'HELO c.test\r\nQUIT\r\n' | replay "$CONF")
+	echo "$out"
+	grep -q '^221 ' <<<"$out"
+	grep -q 'Listen, MaxConnections, PidFile: ignored' "$PROXY_LOG"
+	[ ! -e /nonexistent/x.pid ]
+}
+
+# --- which file -----------------------------------------------------------------
+
+@test "a missing -f file is fatal: message naming it, exit 100" {
+	C=$T/does-not-exist.conf
+	check
+	[ "$status" -eq 100 ]
+	[ -z "$output" ]
+	grep -qF "$C" <<<"$stderr"
+	grep -q 'No such file or directory' <<<"$stderr"
+	! grep -q 'using the defaults' <<<"$stderr"
+	# The same in a session run: nothing to the client.
+	run --separate-stderr "$PROXSMTPD" -d 4 -f "$C" </dev/null
+	[ "$status" -eq 100 ]
+	[ -z "$output" ]
+}
+
+@test "a config file that is a directory is an error, exit 100" {
+	mkdir "$T/conf.d"
+	C=$T/conf.d
+	check
+	[ "$status" -eq 100 ]
+	[ -z "$output" ]
+	grep -qF "$C" <<<"$stderr"
+}
+
+@test "an unreadable config file is an error naming it, exit 100" {
+	conf 'OutAddress: 127.0.0.1:25'
+	chmod 000 "$C"
+	run --separate-stderr setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$PROXSMTPD" -t -f "$C"
+	echo "$status / $output / $stderr"
+	[ "$status" -eq 100 ]
+	[ -z "$output" ]
+	grep -qF "$C" <<<"$stderr"
+	grep -q 'Permission denied' <<<"$stderr"
+}
+
+@test "the default config file is the build-time path; missing, it is only a warning" {
+	# In a private mount namespace a tmpfs hides the real directory, so the
+	# test does not depend on (or touch) what is installed there.
+	def=$(default_config_path)
+	echo "default: $def"
+	[ -n "$def" ]
+	cat >"$T/ns.sh" <<-EOF
+	set -e
+	mount -t tmpfs nsetc "$(dirname "$def")"
+	set +e
+	echo "== missing"
+	"$PROXSMTPD" -t -d 4; echo "rc=\$?"
+	printf 'OutAddress: 192.0.2.1:2525\nFilterTimeout: 17\n' >"$def"
+	echo "== present"
+	"$PROXSMTPD" -t; echo "rc=\$?"
+	EOF
+	run timeout 30 unshare -m --propagation private sh "$T/ns.sh"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	missing=$(sed -n '/^== missing/,/^== present/p' <<<"$output")
+	present=$(sed -n '/^== present/,$p' <<<"$output")
+	# Missing default file: a warning, the defaults apply; with no
+	# OutAddress among the defaults, validation then fails (exit 100).
+	grep -qF "$def: No such file or directory; using the defaults" <<<"$missing"
+	grep -q 'OutAddress is required' <<<"$missing"
+	grep -qx 'rc=100' <<<"$missing"
+	# Present: it is read without -f.
+	grep -qx 'OutAddress: 192.0.2.1:2525' <<<"$present"
+	grep -qx 'FilterTimeout: 17' <<<"$present"
+	grep -qx 'rc=0' <<<"$present"
+	# Nothing leaked out of the namespace.
+	[ "$(default_config_path)" = "$def" ]
+	if [ -e "$def" ]; then ! grep -q 192.0.2.1 "$def"; fi
+}
+
+@test "the shipped sample configuration passes the check" {
+	C=$BATS_TEST_DIRNAME/../proxsmtpd.conf.sample
+	check
+	[ "$status" -eq 0 ]
+	grep -q '^OutAddress: ' <<<"$output"
+}
+
+# --- options ----------------------------------------------------------------------
+
+@test "bad options print the usage and exit 100" {
+	conf 'OutAddress: 127.0.0.1:25'
+	for args in '-x' '-d 5' '-d -1' '-d abc' '-d' '-f' '-p' "-f $C extra"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr "$PROXSMTPD" $args </dev/null
+		echo "$args: $status / $output / $stderr"
+		[ "$status" -eq 100 ]
+		[ -z "$output" ]
+		grep -q '^usage: proxsmtpd ' <<<"$stderr"
+	done
+}
+
+@test "-p writes the session's pid while it runs and removes the file at exit" {
+	start_sink
+	# The filter holds the message until the test has looked.
+	f=$(write_filter hold.sh "touch $T/filter-running" \
+		"while [ ! -e $T/go ]; do sleep 0.05; done" 'cat')
+	write_conf "FilterCommand: $f"
+	printf 'HELO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: p\r\n\r\nbody\r\n.\r\nQUIT\r\n' >"$T/in"
+	"$PROXSMTPD" -d 4 -f "$CONF" -p "$T/session.pid" <"$T/in" >"$T/out" 2>>"$PROXY_LOG" &
+	pid=$!
+	track "$pid"
+	wait_file "$T/filter-running"
+	[ "$(cat "$T/session.pid")" = "$pid" ]
+	touch "$T/go"
+	wait "$pid"
+	cat "$T/out"
+	grep -q '^250 2.0.0 Ok' "$T/out"
+	[ ! -e "$T/session.pid" ]
+}
+
+@test "-p: the pid file is removed when the session fails too" {
+	conf "OutAddress: 127.0.0.1:$(free_port)" "TempDirectory: $SPOOL"
+	run --separate-stderr "$PROXSMTPD" -d 4 -f "$C" -p "$T/session.pid" </dev/null
+	echo "$status / $output"
+	[ "$status" -eq 111 ]
+	[[ "$output" == "421 "* ]]
+	[ ! -e "$T/session.pid" ]
+}
