@@ -16,8 +16,6 @@ WARN       = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 GCC_WARN   = -Wno-format-truncation
 CPPFLAGS  += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \
              -DDEFAULT_CONFIG='"$(sysconfdir)/proxsmtpd.conf"'
-SD_CFLAGS := $(shell pkg-config --cflags libsystemd 2>/dev/null)
-SD_LIBS   := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 
 SRCS = src/main.c src/config.c src/log.c src/sig.c src/io.c src/reply.c \
        src/upstream.c src/spool.c src/data.c src/filter.c src/session.c
@@ -26,17 +24,17 @@ HDRS = $(wildcard src/*.h)
 all: proxsmtpd
 
 proxsmtpd: $(SRCS) $(HDRS) Makefile
-	$(CC) -std=c17 $(WARN) $(if $(findstring clang,$(CC)),,$(GCC_WARN)) $(CPPFLAGS) $(SD_CFLAGS) $(CFLAGS) -o $@ $(SRCS) $(LDFLAGS) $(SD_LIBS)
+	$(CC) -std=c17 $(WARN) $(if $(findstring clang,$(CC)),,$(GCC_WARN)) $(CPPFLAGS) $(CFLAGS) -o $@ $(SRCS) $(LDFLAGS)
 
 # The same program under AddressSanitizer and UndefinedBehaviorSanitizer.
 proxsmtpd-asan: $(SRCS) $(HDRS) Makefile
-	clang -std=c17 $(WARN) $(CPPFLAGS) $(SD_CFLAGS) -O1 -g \
+	clang -std=c17 $(WARN) $(CPPFLAGS) -O1 -g \
 	  -fsanitize=address,undefined -fno-sanitize-recover=all \
-	  -fno-omit-frame-pointer -o $@ $(SRCS) $(SD_LIBS)
+	  -fno-omit-frame-pointer -o $@ $(SRCS)
 
 # A clang build with the same warnings, to keep both compilers clean.
 proxsmtpd-clang: $(SRCS) $(HDRS) Makefile
-	clang -std=c17 $(WARN) $(CPPFLAGS) $(SD_CFLAGS) -O2 -g -o $@ $(SRCS) $(SD_LIBS)
+	clang -std=c17 $(WARN) $(CPPFLAGS) -O2 -g -o $@ $(SRCS)
 
 cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \

@@ -24,6 +24,7 @@ enum log_target {
 struct logger {
 	enum log_target target;
 	int	level;		/* lines above it are dropped */
+	int	journal_fd;	/* datagram socket to journald, or -1 */
 	char	session_id[16];
 };
 

@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <systemd/sd-daemon.h>
+#define LISTEN_FDS_START 3	/* systemd's socket passing: fds from 3 on */
 
 #ifndef VERSION
 #define VERSION "0.0"
@@ -64,6 +64,34 @@ prepare_socket(int fd)
 	if (fl >= 0)
 		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/*
+ * The sockets systemd passed us (LISTEN_FDS/LISTEN_PID), as sd_listen_fds()
+ * would count them; the variables are removed so that no filter sees them.
+ */
+static int
+listen_fds(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	char *end;
+	long p, n, fd;
+
+	if (pid == NULL || fds == NULL)
+		return 0;
+	p = strtol(pid, &end, 10);
+	if (*end != '\0' || p != (long)getpid())
+		return 0;
+	n = strtol(fds, &end, 10);
+	if (*end != '\0' || n < 0 || n > 64)
+		return 0;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	for (fd = LISTEN_FDS_START; fd < LISTEN_FDS_START + n; fd++)
+		if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0)
+			return -1;
+	return (int)n;
 }
 
 static bool
@@ -182,14 +210,14 @@ main(int argc, char **argv)
 	}
 	sig_init();
 	/* systemd without StandardInput=socket: the connection is fd 3. */
-	r = sd_listen_fds(1);
+	r = listen_fds();
 	if (r > 1) {
 		log_msg(&lg, L_ERR, "got %d sockets from systemd, expected one "
 		    "connection (Accept=yes)", r);
 		return EXIT_USAGE;
 	}
 	if (r == 1)
-		rfd = wfd = SD_LISTEN_FDS_START;
+		rfd = wfd = LISTEN_FDS_START;
 	if (is_socket(rfd))
 		prepare_socket(rfd);
 	if (wfd != rfd && is_socket(wfd))
