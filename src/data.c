@@ -197,7 +197,21 @@ data_encode(int fd, struct io *io, const char *header, off_t *sent)
 				e.out[e.o++] = '\n';
 				e.state = E_BOL;
 			} else {
-				e.out[e.o++] = c;
+				/* The bulk of a line: copy it up to its end
+				 * in one go (room >= 1: see the flush below). */
+				size_t len = (size_t)(n - i);
+				size_t room = sizeof(e.out) - 4 - e.o;
+				const unsigned char *p = in + i, *end;
+
+				if (len > room)
+					len = room;
+				if ((end = memchr(p, '\n', len)) != NULL)
+					len = (size_t)(end - p);
+				if ((end = memchr(p, '\r', len)) != NULL)
+					len = (size_t)(end - p);
+				memcpy(e.out + e.o, p, len);
+				e.o += len;
+				i += (ssize_t)len - 1;
 			}
 			if (e.o >= sizeof(e.out) - 8)
 				r = enc_flush(&e, io);
