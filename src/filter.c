@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -62,10 +63,79 @@ filter_kill(pid_t *running)
 	*running = 0;
 }
 
+/*
+ * A command of plain words (no quoting, expansion, redirection or other
+ * shell syntax) whose program is found runs directly: one process per
+ * message instead of a shell and then the program, with the same
+ * arguments, environment and exit status. Anything else, or a program
+ * that cannot be exec'ed (a script without #!), goes to /bin/sh -c.
+ */
+#define PLAIN_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
+	"0123456789_./:,+@%=- "
+#define DIRECT_ARGS_MAX 32
+
+struct direct {
+	char	words[CONFIG_VALUE_MAX];
+	char	path[CONFIG_VALUE_MAX + 256];
+	char	*argv[DIRECT_ARGS_MAX + 1];
+};
+
+static bool
+find_program(const char *name, char *const envp[], char *out, size_t outlen)
+{
+	const char *path = "/usr/local/bin:/usr/bin:/bin", *dir, *end;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; envp[i] != NULL; i++)
+		if (strncmp(envp[i], "PATH=", 5) == 0)
+			path = envp[i] + 5;
+	for (dir = path; *dir != '\0'; dir = *end ? end + 1 : end) {
+		end = strchrnul(dir, ':');
+		/* An empty PATH entry means the current directory. */
+		if ((size_t)snprintf(out, outlen, "%.*s%s%s", (int)(end - dir),
+		    dir, end > dir ? "/" : "", name) >= outlen)
+			continue;
+		if (stat(out, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(out, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool
+direct_command(const char *cmd, char *const envp[], struct direct *d)
+{
+	size_t n = 0;
+	char *save = NULL, *w;
+
+	if (cmd[strspn(cmd, PLAIN_CHARS)] != '\0' ||
+	    strlen(cmd) >= sizeof(d->words))
+		return false;
+	strcpy(d->words, cmd);
+	for (w = strtok_r(d->words, " ", &save); w != NULL;
+	    w = strtok_r(NULL, " ", &save)) {
+		if (n == DIRECT_ARGS_MAX)
+			return false;
+		d->argv[n++] = w;
+	}
+	d->argv[n] = NULL;
+	/* "VAR=value cmd" is an assignment: the shell's business. */
+	if (n == 0 || strchr(d->argv[0], '=') != NULL)
+		return false;
+	if (strchr(d->argv[0], '/') != NULL) {
+		snprintf(d->path, sizeof(d->path), "%s", d->argv[0]);
+		return access(d->path, X_OK) == 0;
+	}
+	/* Not found: perhaps a shell builtin ("exit 1"); the shell knows. */
+	return find_program(d->argv[0], envp, d->path, sizeof(d->path));
+}
+
 static int
 spawn(const struct config *cfg, char *const envp[], struct run *run,
     bool pipe_mode, char *why, size_t whylen)
 {
+	struct direct direct;
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -99,7 +169,12 @@ spawn(const struct config *cfg, char *const envp[], struct run *run,
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
 	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawn(&run->pid, "/bin/sh", &fa, &attr, argv, envp);
+	rc = -1;
+	if (direct_command(cfg->filter_command, envp, &direct))
+		rc = posix_spawn(&run->pid, direct.path, &fa, &attr,
+		    direct.argv, envp);
+	if (rc != 0)
+		rc = posix_spawn(&run->pid, "/bin/sh", &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0) {

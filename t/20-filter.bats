@@ -642,3 +642,41 @@ keyword_filter() {
 	[ "$(grep -v '^EHLO' "$T/cmds" | tr '\n' '|')" = \
 		"MAIL FROM:<a@s.test>|RCPT TO:<b@r.test>|RSET|NOOP|QUIT|" ]
 }
+
+# --- plain commands run without a shell ------------------------------------
+
+@test "a command of plain words runs directly, without a shell in between" {
+	# env's output is the message: run by /bin/sh it would show the PWD
+	# the shell exports; run directly, the environment is exactly ours.
+	write_conf "FilterCommand: env"
+	start_proxy
+	run swaks_send
+	[[ "$(data_reply)" == 250* ]]
+	f=$(sink_file)
+	grep -q '^SENDER=alice@sender.test$' "$f"
+	grep -q '^RECIPIENTS=bob@example.test$' "$f"
+	! grep -q '^PWD=' "$f"
+}
+
+@test "the same command with shell syntax runs under /bin/sh -c" {
+	write_conf "FilterCommand: env | cat"
+	start_proxy
+	run swaks_send
+	[[ "$(data_reply)" == 250* ]]
+	grep -q '^PWD=' "$(sink_file)"
+}
+
+@test "a script without #! still runs (by the shell), and a builtin still works" {
+	printf 'cat\necho "550 5.7.1 no shebang here" >&2\nexit 1\n' >"$T/noshebang"
+	chmod 755 "$T/noshebang"
+	write_conf "FilterCommand: $T/noshebang"
+	start_proxy
+	run swaks_send
+	[ "$(data_reply)" = "550 5.7.1 no shebang here" ]
+	stop_tracked; start_sink -v
+	write_conf "FilterCommand: exit 1"
+	start_proxy
+	run swaks_send
+	[[ "$(data_reply)" == 550\ * ]]
+	[ "$(sink_count)" -eq 0 ]
+}
