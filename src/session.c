@@ -324,6 +324,22 @@ xtext_decode(const char *in, size_t n, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
+/* Whether the space-separated list has word (case-insensitive). */
+static bool
+has_word(const char *list, const char *word)
+{
+	size_t len = strlen(word), n;
+
+	while (*list != '\0') {
+		list += strspn(list, " ");
+		n = strcspn(list, " ");
+		if (n == len && strncasecmp(list, word, len) == 0)
+			return true;
+		list += n;
+	}
+	return false;
+}
+
 /*
  * XClient: once per session, before the client's first HELO/EHLO, tell an
  * upstream that offers XCLIENT who the real client is; it answers with a
@@ -349,11 +365,20 @@ xclient_handshake(struct session *s, const char *helo, bool esmtp)
 	attrs = rp->text[i] + strlen("XCLIENT");
 	o = (size_t)snprintf(cmd, sizeof(cmd), "XCLIENT ADDR=%s%s",
 	    strchr(s->ep.client_ip, ':') ? "IPV6:" : "", s->ep.client_ip);
-	if (strcasestr(attrs, "HELO") != NULL && helo[0] != '\0') {
+	/* Attributes left out keep the values of our own connection: the
+	 * client would be judged by the proxy's host name. We look up no
+	 * names, so say there is none. */
+	if (has_word(attrs, "NAME"))
+		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o,
+		    " NAME=[UNAVAILABLE]");
+	if (has_word(attrs, "REVERSE_NAME") && o < sizeof(cmd))
+		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o,
+		    " REVERSE_NAME=[UNAVAILABLE]");
+	if (has_word(attrs, "HELO") && helo[0] != '\0' && o < sizeof(cmd)) {
 		xtext_encode(helo, enc, sizeof(enc));
 		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, " HELO=%s", enc);
 	}
-	if (strcasestr(attrs, "PROTO") != NULL && o < sizeof(cmd))
+	if (has_word(attrs, "PROTO") && o < sizeof(cmd))
 		snprintf(cmd + o, sizeof(cmd) - o, " PROTO=%s",
 		    esmtp ? "ESMTP" : "SMTP");
 	rp = upstream_command(s, cmd);
@@ -1014,7 +1039,9 @@ static void
 greet(struct session *s)
 {
 	struct reply *rp = &s->reply;
-	const char *rest;
+	char esc[16] = "";
+	const char *text;
+	size_t n;
 	int r;
 
 	s->state = ST_GREETING;
@@ -1024,9 +1051,22 @@ greet(struct session *s)
 		say(s, "220 %s ESMTP proxsmtpd", s->hostname);
 		return;
 	}
-	/* A refusing upstream: its code and words, our name. */
-	rest = strchr(rp->text[0], ' ');
-	say(s, "%03d %s%s", rp->code, s->hostname, rest != NULL ? rest : "");
+	/* A refusing upstream: its code, enhanced code and words, with our
+	 * name in place of its own. */
+	text = rp->text[0];
+	n = strspn(text, "0123456789.");
+	if (n >= 5 && text[0] >= '2' && text[0] <= '5' && text[1] == '.' &&
+	    (text[n] == ' ' || text[n] == '\0')) {
+		snprintf(esc, sizeof(esc), "%.*s ", (int)n, text);
+		text += n + (text[n] == ' ');
+	}
+	n = strcspn(text, " ");
+	if (n > 0 && memchr(text, '.', n) != NULL && strspn(text,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+	    == n)
+		text += n;	/* a host name: the upstream's */
+	say(s, "%03d %s%s%s%s", rp->code, esc, s->hostname,
+	    text[0] == ' ' || text[0] == '\0' ? "" : " ", text);
 }
 
 void

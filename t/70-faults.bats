@@ -160,12 +160,12 @@ upstream_case() { # SMTP-SINK-OPTIONS...
 
 @test "upstream refuses the connection with 554 at its greeting: the client gets it" {
 	upstream_case -f CONNECT
-	head -1 "$T/out" | grep -q "^500 $HOSTNAME_NOW "
+	head -1 "$T/out" | grep -q "^500 5.3.0 $HOSTNAME_NOW Error: command failed"
 }
 
 @test "upstream refuses at greeting with 4xx" {
 	upstream_case -r CONNECT
-	head -1 "$T/out" | grep -q "^450 $HOSTNAME_NOW "
+	head -1 "$T/out" | grep -q "^450 4.3.0 $HOSTNAME_NOW Error: command failed"
 }
 
 @test "upstream refuses EHLO, MAIL, RCPT with 5xx and 4xx: the replies reach the client, no DATA" {
