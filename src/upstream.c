@@ -164,16 +164,21 @@ connect_one(const struct sockaddr *sa, socklen_t salen,
 		return -1;
 	}
 	if (from != NULL) {
-		/* Full transparency: the server sees the client's address. */
+		/* Full transparency: the server sees the client's address.
+		 * The kernel allows IP_TRANSPARENT with CAP_NET_ADMIN or
+		 * CAP_NET_RAW; the systemd drop-in grants the first. */
 		int level = from->sa_family == AF_INET6 ? SOL_IPV6 : SOL_IP;
 		int opt = from->sa_family == AF_INET6 ? IPV6_TRANSPARENT :
 		    IP_TRANSPARENT;
 
 		if (setsockopt(fd, level, opt, &one, sizeof(one)) < 0 ||
 		    bind(fd, from, fromlen) < 0) {
-			snprintf(why, whylen,
-			    "cannot connect from the client's address "
-			    "(needs CAP_NET_ADMIN): %s", strerror(errno));
+			int e = errno;
+
+			snprintf(why, whylen, "cannot connect from the "
+			    "client's address%s: %s", e == EPERM ?
+			    " (needs CAP_NET_ADMIN or CAP_NET_RAW)" : "",
+			    strerror(e));
 			close(fd);
 			return -1;
 		}
