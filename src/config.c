@@ -6,6 +6,7 @@
  * unknown name, a bad value or a repeated name is an error naming file:line.
  */
 #include "config.h"
+#include "upstream.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -152,6 +153,7 @@ copy_value(char *dst, size_t dstlen, const char *v)
 static const char *
 apply_setting(struct config *cfg, enum setting s, const char *v)
 {
+	const char *bad;
 	bool b;
 
 	switch (s) {
@@ -185,11 +187,16 @@ apply_setting(struct config *cfg, enum setting s, const char *v)
 	case S_KEEPALIVES:
 		return parse_seconds(v, 0, &cfg->keepalives) ?
 		    "expected seconds (0-86400)" : NULL;
-	case S_OUT_ADDRESS:
+	case S_OUT_ADDRESS: {
+		struct out_address oa;
+
 		if (*v == '\0')
 			return "empty address";
+		if ((bad = out_address_parse(v, &oa)) != NULL)
+			return bad;
 		return copy_value(cfg->out_address,
 		    sizeof(cfg->out_address), v) ? "value too long" : NULL;
+	}
 	case S_SKIP:
 		if (strcasecmp(v, "authenticated") == 0)
 			cfg->skip_authenticated = true;

@@ -302,18 +302,82 @@ connect_host_port(const char *host, const char *port, int timeout_ms,
 	return fd;
 }
 
+static const char *
+port_check(const char *port)
+{
+	in_port_t p;
+
+	if (port[0] == '\0')
+		return "no port";
+	if (port[strspn(port, "0123456789")] == '\0')
+		return parse_port(port, &p) == 0 ? NULL : "port out of range";
+	if (strlen(port) >= sizeof(((struct out_address *)0)->port) ||
+	    getservbyname(port, "tcp") == NULL)
+		return "unknown port name";
+	return NULL;
+}
+
+const char *
+out_address_parse(const char *text, struct out_address *oa)
+{
+	const char *close, *colon, *bad;
+	size_t hostlen;
+
+	memset(oa, 0, sizeof(*oa));
+	if (text[0] == '/') {
+		if (strlen(text) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return "socket path too long";
+		oa->kind = OUT_UNIX;
+		snprintf(oa->host, sizeof(oa->host), "%s", text);
+		return NULL;
+	}
+	if (text[0] != '\0' && text[strspn(text, "0123456789")] == '\0') {
+		oa->kind = OUT_LOOPBACK;
+		snprintf(oa->port, sizeof(oa->port), "%s", text);
+		return port_check(text);
+	}
+	oa->kind = OUT_HOST;
+	if (text[0] == '[') {
+		close = strchr(text, ']');
+		if (close == NULL)
+			return "no closing ]";
+		if (close[1] != ':')
+			return "expected [address]:port";
+		if (close == text + 1)
+			return "empty address";
+		hostlen = (size_t)(close - text - 1);
+		colon = close + 1;
+	} else {
+		colon = strrchr(text, ':');
+		if (colon == NULL)
+			return "expected host:port, [address]:port, a port "
+			    "or an absolute socket path";
+		if (memchr(text, ':', (size_t)(colon - text)) != NULL)
+			return "an IPv6 address needs brackets: [address]:port";
+		if (colon == text)
+			return "empty host";
+		hostlen = (size_t)(colon - text);
+	}
+	if (hostlen >= sizeof(oa->host))
+		return "host too long";
+	memcpy(oa->host, text + (text[0] == '['), hostlen);
+	oa->host[hostlen] = '\0';
+	if ((bad = port_check(colon + 1)) != NULL)
+		return bad;
+	snprintf(oa->port, sizeof(oa->port), "%s", colon + 1);
+	return NULL;
+}
+
 int
 upstream_connect(const struct config *cfg, const struct endpoints *ep,
     int client_fd, int timeout_ms, char *server, size_t serverlen,
     char *why, size_t whylen)
 {
-	const char *oa = cfg->out_address;
+	struct out_address oa;
 	struct sockaddr_storage dst, from;
 	socklen_t dstlen, fromlen = 0;
-	char host[CONFIG_VALUE_MAX];
-	const char *colon;
+	const char *bad;
 	in_port_t port;
-	int fd;
 
 	if (cfg->transparent != TRANSPARENT_OFF) {
 		/* What the log names if there is no destination to name. */
@@ -331,54 +395,33 @@ upstream_connect(const struct config *cfg, const struct endpoints *ep,
 		    fromlen ? (struct sockaddr *)&from : NULL, fromlen,
 		    timeout_ms, why, whylen);
 	}
-	if (oa[0] == '/') {
+	if ((bad = out_address_parse(cfg->out_address, &oa)) != NULL) {
+		snprintf(why, whylen, "bad OutAddress %s: %s",
+		    cfg->out_address, bad);
+		return -1;
+	}
+	if (oa.kind == OUT_UNIX) {
 		struct sockaddr_un un = { .sun_family = AF_UNIX };
 
-		if (strlen(oa) >= sizeof(un.sun_path)) {
-			snprintf(why, whylen, "socket path too long");
-			return -1;
-		}
-		memcpy(un.sun_path, oa, strlen(oa) + 1);
-		snprintf(server, serverlen, "%s", oa);
+		memcpy(un.sun_path, oa.host, strlen(oa.host) + 1);
+		snprintf(server, serverlen, "%s", oa.host);
 		return connect_one((struct sockaddr *)&un, sizeof(un), NULL, 0,
 		    timeout_ms, why, whylen);
 	}
-	if (parse_port(oa, &port) == 0) {
+	if (oa.kind == OUT_LOOPBACK) {
 		/* Loopback: the same port on the connecting client's address
 		 * (from TCPREMOTEIP when the client is not a socket). */
 		if (ep->peer_len == 0 || (ep->peer.ss_family != AF_INET &&
-		    ep->peer.ss_family != AF_INET6)) {
-			char p[8];
-
-			snprintf(p, sizeof(p), "%u", (unsigned)ntohs(port));
-			return connect_host_port(ep->client_ip, p, timeout_ms,
-			    server, serverlen, why, whylen);
-		}
+		    ep->peer.ss_family != AF_INET6))
+			return connect_host_port(ep->client_ip, oa.port,
+			    timeout_ms, server, serverlen, why, whylen);
+		(void)parse_port(oa.port, &port);
 		memcpy(&dst, &ep->peer, ep->peer_len);
 		sockaddr_set_port(&dst, port);
 		endpoint_text((struct sockaddr *)&dst, server, serverlen);
 		return connect_one((struct sockaddr *)&dst, ep->peer_len, NULL,
 		    0, timeout_ms, why, whylen);
 	}
-	if (oa[0] == '[') {
-		const char *close = strchr(oa, ']');
-
-		if (close == NULL || close[1] != ':') {
-			snprintf(why, whylen, "bad OutAddress %s", oa);
-			return -1;
-		}
-		snprintf(host, sizeof(host), "%.*s", (int)(close - oa - 1),
-		    oa + 1);
-		return connect_host_port(host, close + 2, timeout_ms, server,
-		    serverlen, why, whylen);
-	}
-	colon = strrchr(oa, ':');
-	if (colon == NULL) {
-		snprintf(why, whylen, "bad OutAddress %s", oa);
-		return -1;
-	}
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - oa), oa);
-	fd = connect_host_port(host, colon + 1, timeout_ms, server, serverlen,
-	    why, whylen);
-	return fd;
+	return connect_host_port(oa.host, oa.port, timeout_ms, server,
+	    serverlen, why, whylen);
 }
