@@ -153,7 +153,7 @@ main(int argc, char **argv)
 	bool config_given = false, check_only = false;
 	struct config cfg;
 	struct logger lg;
-	struct session *s;
+	struct session session, *s;
 	char err[1024];
 	int level = -1, ch, rc, rfd = 0, wfd = 1, r;
 
@@ -222,11 +222,10 @@ main(int argc, char **argv)
 		prepare_socket(rfd);
 	if (wfd != rfd && is_socket(wfd))
 		prepare_socket(wfd);
-	s = calloc(1, sizeof(*s));
-	if (s == NULL) {
-		log_msg(&lg, L_ERR, "out of memory");
-		return EXIT_TEMPORARY;
-	}
+	/* On main's stack, not the heap: the session ends in exit() from
+	 * wherever it is, and leaves nothing allocated behind. */
+	memset(&session, 0, sizeof(session));
+	s = &session;
 	session_init(s, &cfg, &lg, rfd, wfd);
 	/* Connect first: TransparentProxy full needs our privileges for it. */
 	session_connect(s);
