@@ -126,7 +126,10 @@ io_getline(struct io *io, char *line, size_t max, size_t *len, bool *bare)
 		lf = memchr(io->rbuf + io->rpos, '\n', io->rlen - io->rpos);
 		if (lf != NULL)
 			break;
-		if (io->rlen - io->rpos >= max || io->rlen == sizeof(io->rbuf)) {
+		/* A full buffer is a too-long line only if the line starts at
+		 * its front; otherwise io_fill moves it there first. */
+		if (io->rlen - io->rpos >= max ||
+		    (io->rpos == 0 && io->rlen == sizeof(io->rbuf))) {
 			/* Too long for the caller: drop what we have, then
 			 * everything up to the next LF. */
 			skipping = true;
