@@ -127,17 +127,36 @@ decode_escapes(const char *v, char *out, size_t outlen)
 	return 0;
 }
 
-/* A Header must start with a field name and a colon (RFC 5322 2.2). */
+/*
+ * A Header is header lines (RFC 5322 2.2): each one a field name and a
+ * colon, or a folded continuation (space or tab, then text). No empty
+ * line: that would end the header block and push the rest into the body.
+ */
 static int
 header_valid(const char *h)
 {
-	const char *p = h;
+	const char *p = h, *name;
 
-	if (*h == '\0')
-		return 1;
-	while (*p > 32 && *p < 127 && *p != ':')
-		p++;
-	return p != h && *p == ':';
+	while (*p != '\0') {
+		if (*p == ' ' || *p == '\t') {
+			if (p == h)
+				return 0;	/* nothing to continue */
+			p += strspn(p, " \t");
+			if (*p == '\r' || *p == '\n' || *p == '\0')
+				return 0;	/* a blank line */
+		} else {
+			for (name = p; *p > 32 && *p < 127 && *p != ':'; p++)
+				;
+			if (p == name || *p != ':')
+				return 0;
+		}
+		p += strcspn(p, "\r\n");
+		if (*p == '\r' && p[1] == '\n')
+			p++;
+		if (*p != '\0')
+			p++;
+	}
+	return 1;
 }
 
 static int
@@ -395,7 +414,9 @@ config_print(const struct config *cfg, FILE *out)
 	print_escaped(out, cfg->header);
 	fputc('\n', out);
 	fprintf(out, "KeepAlives: %d\n", cfg->keepalives);
-	fprintf(out, "OutAddress: %s\n", cfg->out_address);
+	/* Unset (TransparentProxy): a comment, so the output loads back. */
+	fprintf(out, "%sOutAddress: %s\n", cfg->out_address[0] ? "" : "#",
+	    cfg->out_address);
 	fprintf(out, "Skip: %s\n", cfg->skip_authenticated ? "authenticated" :
 	    "none");
 	fprintf(out, "TempDirectory: %s\n", cfg->temp_directory);

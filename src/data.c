@@ -143,8 +143,18 @@ enc_header(struct encoder *e, struct io *io, int *r)
 		return;
 	if (*r == IO_OK)
 		*r = enc_flush(e, io);
-	if (*r == IO_OK)
-		*r = io_puts(io, e->header);
+	/* CRLF lines already (header_expand); a line starting with a dot
+	 * is stuffed like any other, or it could end the message. */
+	for (const char *line = e->header; *r == IO_OK && *line != '\0';) {
+		const char *end = strchr(line, '\n');
+		size_t len = end != NULL ? (size_t)(end - line) + 1 : strlen(line);
+
+		if (*line == '.')
+			*r = io_write(io, ".", 1);
+		if (*r == IO_OK)
+			*r = io_write(io, line, len);
+		line += len;
+	}
 }
 
 int
