@@ -217,6 +217,28 @@ upstream_command(struct session *s, const char *line)
 	return &s->reply;
 }
 
+/*
+ * Relays the client's command line. A 3xx reply means the upstream now
+ * waits for input (data?) that we would not recognise as such, so the two
+ * sides could disagree about what is a command: stop instead. allow is the
+ * one 3xx the command may get (334 for AUTH), or 0.
+ */
+static struct reply *
+relay_command(struct session *s, int allow)
+{
+	struct reply *rp = upstream_command(s, s->line);
+	char reply[256];
+
+	if (rp->code / 100 == 3 && rp->code != allow) {
+		snprintf(reply, sizeof(reply), "421 4.3.0 %s Error: upstream "
+		    "server misbehaved", s->hostname);
+		die(s, EXIT_SESSION_FAILED, reply, "upstream %s answered %.*s "
+		    "with %d", s->server, (int)strcspn(s->line, " \t"),
+		    s->line, rp->code);
+	}
+	return rp;
+}
+
 /* ---- transaction state ---------------------------------------------- */
 
 static void
@@ -267,12 +289,27 @@ parse_path(const char *args, const char *keyword, char *out, size_t outlen)
 
 /* ---- commands ------------------------------------------------------- */
 
+/* Control bytes other than TAB have no place in a command. */
+static bool
+line_is_clean(const char *line, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)line[i];
+
+		if ((c < 32 && c != '\t') || c == 127)
+			return false;
+	}
+	return true;
+}
+
 static void
 cmd_relay(struct session *s, const char *verb, const char *args)
 {
 	(void)verb;
 	(void)args;
-	say_reply(s, upstream_command(s, s->line));
+	say_reply(s, relay_command(s, 0));
 }
 
 /* Our name instead of the upstream's in the first line of a reply. */
@@ -398,7 +435,7 @@ cmd_helo(struct session *s, const char *verb, const char *args)
 	s->state = ST_HELO;
 	if (s->cfg->xclient && !s->xclient_done)
 		xclient_handshake(s, args, esmtp);
-	rp = upstream_command(s, s->line);
+	rp = relay_command(s, 0);
 	if (rp->code == 250) {
 		snprintf(s->helo, sizeof(s->helo), "%s", args);
 		tx_reset(&s->tx);
@@ -433,7 +470,7 @@ cmd_mail(struct session *s, const char *verb, const char *args)
 		say(s, "504 5.5.4 BINARYMIME is not supported");
 		return;
 	}
-	rp = upstream_command(s, s->line);
+	rp = relay_command(s, 0);
 	if (rp->code / 100 == 2) {
 		tx_reset(&s->tx);
 		s->tx.mail_accepted = true;
@@ -461,7 +498,7 @@ cmd_rcpt(struct session *s, const char *verb, const char *args)
 		say(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
-	rp = upstream_command(s, s->line);
+	rp = relay_command(s, 0);
 	if (rp->code / 100 == 2 && tx->mail_accepted) {
 		char *dst = tx->rcpt_env + strlen(RCPT_ENV_PREFIX) + tx->rcpt_len;
 
@@ -484,7 +521,7 @@ cmd_rset(struct session *s, const char *verb, const char *args)
 	s->state = ST_COMMAND;
 	tx_reset(&s->tx);
 	forward_info_reset(s);
-	say_reply(s, upstream_command(s, s->line));
+	say_reply(s, relay_command(s, 0));
 }
 
 __attribute__((noreturn)) static void
@@ -493,7 +530,7 @@ cmd_quit(struct session *s, const char *verb, const char *args)
 	(void)verb;
 	(void)args;
 	s->state = ST_QUIT;
-	say_reply(s, upstream_command(s, s->line));
+	say_reply(s, relay_command(s, 0));
 	finish(s);
 }
 
@@ -526,7 +563,7 @@ cmd_xforward(struct session *s, const char *verb, const char *args)
 		while (*p == ' ')
 			p++;
 	}
-	rp = upstream_command(s, s->line);
+	rp = relay_command(s, 0);
 	if (rp->code / 100 == 2) {
 		/* "[UNAVAILABLE]" and the like carry no information. */
 		if (remote[0] != '\0' && remote[0] != '[')
@@ -549,7 +586,7 @@ cmd_auth(struct session *s, const char *verb, const char *args)
 	(void)verb;
 	(void)args;
 	s->state = ST_COMMAND;
-	rp = upstream_command(s, s->line);
+	rp = relay_command(s, 334);
 	/* 334 challenges go on until the server decides; the client's
 	 * answers are credentials and are never logged. */
 	while (rp->code == 334) {
@@ -563,7 +600,15 @@ cmd_auth(struct session *s, const char *verb, const char *args)
 		}
 		if (r != IO_OK)
 			die_client(s, r);
-		rp = upstream_command(s, s->line);
+		if (!line_is_clean(s->line, len)) {
+			/* A bare CR could end the line early at the upstream
+			 * and start commands we never saw. */
+			rp = upstream_command(s, "*");
+			say(s, "501 5.5.2 Error: invalid character in "
+			    "authentication exchange");
+			return;
+		}
+		rp = relay_command(s, 334);
 	}
 	if (rp->code == 235)
 		s->authenticated = true;
@@ -602,8 +647,12 @@ header_expand(struct session *s, char *out, size_t outlen)
 
 	localtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	/* Room is kept for the final CRLF and the NUL: a header cut short
+	 * must still end its line, or the terminator would join it. */
+	const size_t max = outlen - 3;
+
 	out[0] = '\0';
-	for (; *h != '\0' && o + 3 < outlen; h++) {
+	for (; *h != '\0' && o + 2 <= max; h++) {
 		const char *ins = NULL;
 
 		if (*h == '%' && h[1] != '\0') {
@@ -617,9 +666,12 @@ header_expand(struct session *s, char *out, size_t outlen)
 			}
 		}
 		if (ins != NULL) {
-			o += (size_t)snprintf(out + o, outlen - o, "%s", ins);
-			if (o >= outlen)
-				o = outlen - 1;
+			size_t n = strlen(ins);
+
+			if (n > max - o)
+				n = max - o;
+			memcpy(out + o, ins, n);
+			o += n;
 			continue;
 		}
 		if (*h == '\r' || *h == '\n') {
@@ -631,11 +683,13 @@ header_expand(struct session *s, char *out, size_t outlen)
 		}
 		out[o++] = *h;
 	}
-	if (o > 0 && (o < 2 || out[o - 1] != '\n') && o + 2 < outlen) {
+	if (o > 0 && (o < 2 || out[o - 2] != '\r' || out[o - 1] != '\n')) {
+		if (out[o - 1] == '\r')
+			o--;	/* half a line end, cut by the limit */
 		out[o++] = '\r';
 		out[o++] = '\n';
 	}
-	out[o < outlen ? o : outlen - 1] = '\0';
+	out[o] = '\0';
 }
 
 /* Reads the body into s->msg until CRLF.CRLF. Dies if the client goes. */
@@ -954,8 +1008,9 @@ cmd_data(struct session *s, const char *verb, const char *args)
 		int code = reply_parse_verdict(cfg->filter_reject,
 		    "530 Email Rejected", reply, sizeof(reply));
 
-		message_done(s, code == 250 ? "dropped" : "rejected", reply,
-		    "FilterType reject", -1, true);
+		message_done(s, code == 250 ? "dropped" : code / 100 == 4 ?
+		    "tempfail" : "rejected", reply, "FilterType reject", -1,
+		    true);
 		return;
 	}
 	if (cfg->filter_command[0] == '\0') {
@@ -990,21 +1045,6 @@ static const struct command {
 	{ NULL, cmd_relay },
 };
 
-/* Control bytes other than TAB have no place in a command. */
-static bool
-line_is_clean(const char *line, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)line[i];
-
-		if ((c < 32 && c != '\t') || c == 127)
-			return false;
-	}
-	return true;
-}
-
 static void
 handle_command(struct session *s, size_t len)
 {
@@ -1017,7 +1057,9 @@ handle_command(struct session *s, size_t len)
 		say(s, "500 5.5.2 Error: invalid character in command");
 		return;
 	}
-	vlen = strcspn(s->line, " ");
+	/* Split at any blank, as the upstream (Postfix) does: "DATA\t" is
+	 * DATA, and must not slip past us as an unknown command. */
+	vlen = strcspn(s->line, " \t");
 	if (vlen == 0 || vlen >= sizeof(verb)) {
 		say(s, "500 5.5.2 Error: bad syntax");
 		return;
@@ -1025,8 +1067,7 @@ handle_command(struct session *s, size_t len)
 	memcpy(verb, s->line, vlen);
 	verb[vlen] = '\0';
 	args = s->line + vlen;
-	while (*args == ' ')
-		args++;
+	args += strspn(args, " \t");
 	for (c = commands; c->verb != NULL; c++)
 		if (strcasecmp(c->verb, verb) == 0)
 			break;
@@ -1050,6 +1091,14 @@ greet(struct session *s)
 	if (rp->code == 220) {
 		say(s, "220 %s ESMTP proxsmtpd", s->hostname);
 		return;
+	}
+	if (rp->code / 100 != 4 && rp->code / 100 != 5) {
+		char reply[256];
+
+		snprintf(reply, sizeof(reply), "421 4.3.0 %s Error: upstream "
+		    "server misbehaved", s->hostname);
+		die(s, EXIT_SESSION_FAILED, reply, "upstream %s greeted with "
+		    "%d", s->server, rp->code);
 	}
 	/* A refusing upstream: its code, enhanced code and words, with our
 	 * name in place of its own. */
