@@ -50,11 +50,24 @@ check:
 	@t/run --label gcc --counts t/.counts $(TESTS) || true
 	@if [ "$$CI" = true ] || [ -n "$$CHECK_FULL" ]; then \
 	  $(MAKE) --no-print-directory proxsmtpd-clang cppcheck proxsmtpd-asan && \
+	  { fuzz/run --smoke | tee t/.fuzz.log; \
+	    awk '$$1 != "total" && / crashes [0-9]+$$/ { if ($$NF == 0) p++; else f++ } \
+	      END { print "fuzz", p + 0, f + 0 }' t/.fuzz.log >>t/.counts; } && \
 	  PROXSMTPD=$(CURDIR)/proxsmtpd-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    t/run --label asan --counts t/.counts $(TESTS) || true; \
 	fi
 	@t/run --sum t/.counts
+
+# libFuzzer targets under ASan+UBSan: FUZZ_SECONDS per target (default
+# 60); fuzz-smoke runs each for 10 s, as CI does.
+fuzz:
+	@scripts/deps fuzz
+	@fuzz/run
+
+fuzz-smoke:
+	@scripts/deps fuzz
+	@fuzz/run --smoke
 
 demo: proxsmtpd
 	@scripts/deps demo
@@ -94,7 +107,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(datadir)/proxsmtpd
 
 clean:
-	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang t/.counts
+	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang t/.counts t/.fuzz.log
 	rm -rf fuzz/build
 
-.PHONY: all check demo bench install uninstall clean cppcheck
+.PHONY: all check demo bench install uninstall clean cppcheck fuzz fuzz-smoke

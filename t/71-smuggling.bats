@@ -106,3 +106,73 @@ smuggle() { # VARIANT -> raw session replies in $T/out
 	[ "$(grep -c '^250 2.0.0' "$T/out")" -eq 1 ]
 	grep -qx '\.leading' "$(sink_file)"
 }
+
+# --- found by fuzzing (fuzz/crashes/ holds the inputs) -----------------------
+
+@test "DATA followed by a TAB is our DATA: the proxy's 354, the filter runs" {
+	start_sink
+	write_conf "FilterType: reject"
+	start_proxy
+	printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\t\r\nx\r\n.\r\n\tDATA\r\nQUIT\r\n' |
+		smtp_raw | tr -d '\r' >"$T/out"
+	cat "$T/out"
+	grep -q '^354 End data with' "$T/out"
+	grep -q '^530 Email Rejected' "$T/out"
+	grep -q '^500 5.5.2 Error: bad syntax' "$T/out"
+	[ "$(sink_count)" -eq 0 ]
+}
+
+@test "a Header line that starts with a dot is dot-stuffed, and cannot end the message" {
+	start_sink
+	write_conf 'Header: X-One: 1\n.X-Two: 2'
+	start_proxy
+	run swaks_send --body 'body after the header'
+	[[ "$(data_reply)" == 250* ]]
+	grep -qx '\.X-Two: 2' "$(sink_file)"
+	grep -qx 'body after the header' "$(sink_file)"
+}
+
+@test "a Header with an empty line in it is refused by the configuration check" {
+	printf 'OutAddress: 127.0.0.1:25\nHeader: X-One: 1\\n\\n.\n' >"$T/c.conf"
+	run "$PROXSMTPD" -t -f "$T/c.conf"
+	echo "$output"
+	[ "$status" -eq 100 ]
+	grep -q 'c.conf:2:.*Header' <<<"$output"
+}
+
+@test "a long expanded Header still ends its line before the terminator" {
+	start_sink
+	write_conf "Header: X-D: $(printf '%%d %.0s' $(seq 70))"
+	start_proxy
+	run swaks_send --body 'after a long header'
+	[[ "$(data_reply)" == 250* ]]
+	grep -qx 'after a long header' "$(sink_file)"
+}
+
+@test "11,000 commands in a replay file: none is taken for a too-long line" {
+	start_sink
+	write_conf
+	{ printf 'EHLO c.test\r\n'; for i in $(seq 11000); do printf 'NOOP\r\n'; done; printf 'QUIT\r\n'; } >"$T/s.txt"
+	replay "$CONF" <"$T/s.txt" | tr -d '\r' >"$T/out"
+	! grep -q 'too long' "$T/out"
+	[ "$(grep -c '^250 ' "$T/out")" -ge 11000 ]
+}
+
+@test "a bare CR in an AUTH answer is refused (501), never relayed" {
+	# aiosmtpd with AUTH LOGIN: it asks with 334 for the user name.
+	AIO_PORT=$(free_port)
+	"$BATS_TEST_DIRNAME/lib/aiosmtpd-auth" 127.0.0.1 "$AIO_PORT" "$T/aio" \
+		>"$T/aio.log" 2>&1 3>&- &
+	track $!
+	wait_port "$AIO_PORT"
+	write_conf
+	start_proxy
+	printf 'EHLO c.test\r\nAUTH LOGIN\r\nx\rMAIL FROM:<evil@x.test>\r\nNOOP\r\nQUIT\r\n' |
+		smtp_raw | tr -d '\r' >"$T/out"
+	cat "$T/out"
+	grep -q '^334 ' "$T/out"
+	grep -q '^501 5.5.2 Error: invalid character in authentication exchange' "$T/out"
+	# The exchange was cancelled upstream, the session goes on.
+	grep -q '^250 ' <(sed -n '/^501/,$p' "$T/out")
+	grep -q '^221 ' "$T/out"
+}

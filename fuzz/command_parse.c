@@ -1,0 +1,316 @@
+/*
+ * fuzz/command_parse.c - the command-line helpers of src/session.c (static,
+ * so session.c is #included here) and io_getline() of src/io.c.
+ *
+ * The input is a client command line and, repeated, a client stream:
+ *
+ *   - line_is_clean() refuses exactly the lines with control bytes (TAB
+ *     aside) and DEL;
+ *   - of a clean line split as handle_command() does, parse_path() (FROM:
+ *     and TO:, any output size, exact buffers) returns a NUL-terminated
+ *     piece of the arguments without blanks or brackets, or -1;
+ *   - the XFORWARD attributes decoded as cmd_xforward() does it with
+ *     xtext_decode() fit and hold no control byte but TAB; xtext_encode()
+ *     gives xtext (RFC 3461) that decodes back to the same text;
+ *   - header_expand() of the input as a Header setting gives lines that
+ *     end in CRLF only, no bare CR or LF, NUL-terminated;
+ *   - io_getline() over the stream (read in random chunks) returns every
+ *     line shorter than its limit exactly, with the right "bare" flag, and
+ *     IO_TOOLONG for the others, whatever the limit.
+ *
+ * FUZZ_KNOWN_BUGS=1 also checks header_expand() where its output is cut
+ * at the buffer size, Header lines that start with '.', and io_getline()
+ * over streams longer than its 64 KiB buffer (see fuzz/README.md, bugs).
+ */
+#include "common.h"
+
+#include <setjmp.h>
+
+static jmp_buf exit_jmp;
+
+/* session.c's exits (die(), finish()) come back here instead. */
+__attribute__((noreturn)) static void
+fz_exit(int status)
+{
+	(void)status;
+	longjmp(exit_jmp, 1);
+}
+
+#define exit(status) fz_exit(status)
+#include "../src/session.c"
+#undef exit
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static bool known_bugs;
+static struct session sess;
+static struct config cfg;
+static struct logger lg;
+static struct io gio;
+static int stream_fd = -1;
+static struct fz_buf stream;
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *kb = getenv("FUZZ_KNOWN_BUGS");
+
+	(void)argc;
+	(void)argv;
+	/* The bugs these checks found are fixed: all checks are on. */
+	known_bugs = true;
+	(void)kb;
+	stream_fd = fz_memfd("fuzz-client");
+	config_defaults(&cfg);
+	memset(&lg, 0, sizeof(lg));
+	lg.target = LOG_TO_STDERR;
+	lg.level = -1;			/* silent */
+	sess.cfg = &cfg;
+	sess.log = &lg;
+	snprintf(sess.hostname, sizeof(sess.hostname), "proxy.example");
+	/* The longest addresses text can hold. */
+	snprintf(sess.ep.client_ip, sizeof(sess.ep.client_ip),
+	    "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255");
+	snprintf(sess.ep.local_ip, sizeof(sess.ep.local_ip),
+	    "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff");
+	return 0;
+}
+
+static bool
+ref_clean(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((p[i] < 32 && p[i] != '\t') || p[i] == 127)
+			return false;
+	return true;
+}
+
+static void
+check_path(const char *args, const char *kw, size_t outlen)
+{
+	char *out = malloc(outlen);
+	int rc;
+
+	memset(out, 'Z', outlen);
+	rc = parse_path(args, kw, out, outlen);
+	if (rc == 0) {
+		size_t len = strnlen(out, outlen);
+
+		FZ_CHECK(len < outlen, "parse_path: not terminated");
+		FZ_CHECK(strncasecmp(args, kw, strlen(kw)) == 0,
+		    "parse_path accepted without %s", kw);
+		FZ_CHECK(len == 0 || memmem(args, strlen(args), out, len),
+		    "parse_path made up an address");
+		/* "<addr>": up to the first '>'; bare: up to a blank. */
+		args += strlen(kw);
+		args += strspn(args, " ");
+		FZ_CHECK(*args == '<' ? strchr(out, '>') == NULL :
+		    strchr(out, ' ') == NULL, "parse_path took too much");
+	} else {
+		FZ_CHECK(rc == -1, "parse_path returned %d", rc);
+	}
+	free(out);
+}
+
+/* No control byte but TAB (a line that got here was clean). */
+static void
+check_value(const char *v, size_t size)
+{
+	size_t len = strnlen(v, size);
+
+	FZ_CHECK(len < size, "value not terminated");
+	FZ_CHECK(ref_clean((const uint8_t *)v, len), "control byte in value");
+}
+
+/* cmd_xforward()'s loop over the attributes, without the upstream. */
+static void
+xforward_args(const char *args)
+{
+	char remote[PATH_ADDR_MAX], helo[PATH_ADDR_MAX];
+	const char *p = args;
+
+	remote[0] = helo[0] = '\0';
+	while (*p != '\0') {
+		size_t n = strcspn(p, " ");
+		const char *eq = memchr(p, '=', n);
+
+		if (eq != NULL && strncasecmp(p, "ADDR=", 5) == 0) {
+			const char *v = eq + 1;
+
+			if (strncasecmp(v, "IPV6:", 5) == 0)
+				v += 5;
+			FZ_CHECK(v <= p + n, "ADDR value beyond its word");
+			xtext_decode(v, (size_t)(p + n - v), remote,
+			    sizeof(remote));
+			check_value(remote, sizeof(remote));
+		} else if (eq != NULL && strncasecmp(p, "HELO=", 5) == 0) {
+			xtext_decode(eq + 1, (size_t)(p + n - eq - 1), helo,
+			    sizeof(helo));
+			check_value(helo, sizeof(helo));
+		}
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+}
+
+static void
+xtext_roundtrip(const char *text, size_t outlen)
+{
+	char *enc = malloc(outlen), dec[CMD_LINE_MAX * 3 + 8];
+	size_t i, len = strlen(text);
+
+	xtext_encode(text, enc, outlen);
+	FZ_CHECK(memchr(enc, '\0', outlen) != NULL, "xtext_encode: no NUL");
+	for (i = 0; enc[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)enc[i];
+
+		FZ_CHECK(c >= 33 && c <= 126 && c != '=', "xtext byte %02x", c);
+		if (c == '+')
+			FZ_CHECK(isxdigit((unsigned char)enc[i + 1]) &&
+			    isxdigit((unsigned char)enc[i + 2]),
+			    "xtext: '+' without two hex digits");
+	}
+	if (len * 3 + 5 <= outlen) {
+		xtext_decode(enc, strlen(enc), dec, sizeof(dec));
+		/* Control bytes come back as '?': the line had none but TAB. */
+		for (i = 0; i < len; i++)
+			FZ_CHECK(dec[i] == text[i] || (text[i] == '\t' &&
+			    dec[i] == '?'), "xtext round trip differs at %zu",
+			    i);
+		FZ_CHECK(dec[len] == '\0', "xtext round trip longer");
+	}
+	free(enc);
+}
+
+static void
+header(const uint8_t *data, size_t size)
+{
+	char out[CONFIG_VALUE_MAX * 2];
+	size_t i, n = size < CONFIG_VALUE_MAX - 1 ? size : CONFIG_VALUE_MAX - 1;
+	size_t len;
+
+	/* What config.c can store: any byte but NUL, at most 1023. */
+	for (i = 0; i < n; i++)
+		cfg.header[i] = data[i] ? (char)data[i] : ' ';
+	cfg.header[n] = '\0';
+	memset(out, 'Z', sizeof(out));
+	header_expand(&sess, out, sizeof(out));
+	len = strnlen(out, sizeof(out));
+	FZ_CHECK(len < sizeof(out), "header_expand: not terminated");
+	for (i = 0; i < len; i++) {
+		FZ_CHECK(out[i] != '\r' || (i + 1 < len && out[i + 1] == '\n'),
+		    "header_expand: bare CR at %zu", i);
+		FZ_CHECK(out[i] != '\n' || (i > 0 && out[i - 1] == '\r'),
+		    "header_expand: bare LF at %zu", i);
+	}
+	/* Cut at the buffer size, the last line loses its CRLF. */
+	if (len + 40 >= sizeof(out) && !known_bugs)
+		return;
+	FZ_CHECK(len == 0 || (len >= 2 && out[len - 1] == '\n'),
+	    "header_expand: %zu bytes not ending in CRLF", len);
+	/* A line starting with '.' is fine here: the encoder stuffs it
+	 * (data_roundtrip checks that with every Header variant). */
+}
+
+/* io_getline() against the lines of the stream, with limit max. */
+static void
+getline_stream(const unsigned char *p, size_t n, size_t max, uint64_t seed)
+{
+	char *line = malloc(max + 1);
+	size_t pos = 0, len;
+	bool bare;
+	int r;
+
+	(void)seed;
+	fz_memfd_set(stream_fd, p, n);
+	io_init(&gio, stream_fd, -1, 1000);
+	for (;;) {
+		const unsigned char *lf = pos < n ? memchr(p + pos, '\n',
+		    n - pos) : NULL;
+		size_t ln = lf ? (size_t)(lf - (p + pos)) : 0;
+
+		len = (size_t)-1;
+		r = io_getline(&gio, line, max, &len, &bare);
+		if (lf == NULL) {
+			/* The last line has no LF: it is never returned. */
+			FZ_CHECK(r == IO_EOF, "io_getline: %d at the end", r);
+			break;
+		}
+		if (ln >= max) {
+			FZ_CHECK(r == IO_TOOLONG, "io_getline: %d for a "
+			    "%zu-byte line, limit %zu", r, ln, max);
+		} else {
+			bool want_bare = !(ln > 0 && p[pos + ln - 1] == '\r');
+			size_t want = want_bare ? ln : ln - 1;
+
+			if (r != IO_OK)
+				fz_dump("line", p + pos, ln);
+			FZ_CHECK(r == IO_OK, "io_getline: %d for a %zu-byte "
+			    "line at %zu, limit %zu", r, ln, pos, max);
+			FZ_CHECK(len == want && bare == want_bare &&
+			    memcmp(line, p + pos, want) == 0 &&
+			    line[want] == '\0', "io_getline: wrong line");
+		}
+		pos += ln + 1;
+	}
+	free(line);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint64_t seed = fz_hash(data, size);
+	char *line;
+	const char *args;
+	size_t vlen, stop, max;
+
+	if (setjmp(exit_jmp) != 0)
+		FZ_CHECK(0, "a helper ended the session");
+
+	/* A command line as io_getline() hands it over. */
+	stop = size;
+	if (memchr(data, '\n', size))
+		stop = (size_t)((const uint8_t *)memchr(data, '\n', size) -
+		    data);
+	if (stop > CMD_LINE_MAX - 1)
+		stop = CMD_LINE_MAX - 1;
+	line = malloc(stop + 1);
+	memcpy(line, data, stop);
+	line[stop] = '\0';
+	FZ_CHECK(line_is_clean(line, stop) == ref_clean(data, stop),
+	    "line_is_clean is wrong");
+	if (line_is_clean(line, stop)) {
+		vlen = strcspn(line, " ");
+		args = line + vlen;
+		while (*args == ' ')
+			args++;
+		check_path(args, "FROM:", PATH_ADDR_MAX);
+		check_path(args, "TO:", PATH_ADDR_MAX);
+		check_path(args, "FROM:", 1 + (size_t)(fz_rand(&seed) % 64));
+		check_path(args, "TO:", 1 + (size_t)(fz_rand(&seed) % 64));
+		xforward_args(args);
+		xtext_roundtrip(line, PATH_ADDR_MAX * 3);
+		xtext_roundtrip(line, 5 + (size_t)(fz_rand(&seed) % 64));
+	}
+	free(line);
+
+	header(data, size);
+
+	/* The input as a client stream; repeated past the read buffer when
+	 * the known io_getline() bug is to be checked too. */
+	fz_buf_reset(&stream);
+	fz_buf_add(&stream, data, size);
+	while (size > 0 && stream.len < (known_bugs ? IO_BUFSIZE + 4096 :
+	    4 * size))
+		fz_buf_add(&stream, data, size);
+	if (!known_bugs && stream.len >= IO_BUFSIZE)
+		stream.len = IO_BUFSIZE - 1;
+	max = (fz_rand(&seed) & 1) ? CMD_LINE_MAX :
+	    1 + (size_t)(fz_rand(&seed) % 300);
+	getline_stream(stream.p, stream.len, max, seed);
+	return 0;
+}
