@@ -141,7 +141,11 @@ default_config_path() {
 		check
 		[ "$status" -eq 0 ]
 		grep -qx "TransparentProxy: ${pair#*:}" <<<"$output"
-		grep -qx 'OutAddress: ' <<<"$output"
+		# Unset, shown as a comment so that the output loads back.
+		grep -qx '#OutAddress: ' <<<"$output"
+		sed 1d <<<"$output" >"$T/again.conf"
+		run "$PROXSMTPD" -t -f "$T/again.conf"
+		[ "$status" -eq 0 ]
 	done
 	conf 'TransparentProxy: off' 'OutAddress: 127.0.0.1:25'
 	check
