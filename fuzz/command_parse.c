@@ -134,7 +134,7 @@ xforward_args(const char *args)
 
 	remote[0] = helo[0] = '\0';
 	while (*p != '\0') {
-		size_t n = strcspn(p, " ");
+		size_t n = strcspn(p, " \t");
 		const char *eq = memchr(p, '=', n);
 
 		if (eq != NULL && strncasecmp(p, "ADDR=", 5) == 0) {
@@ -152,8 +152,7 @@ xforward_args(const char *args)
 			check_value(helo, sizeof(helo));
 		}
 		p += n;
-		while (*p == ' ')
-			p++;
+		p += strspn(p, " \t");
 	}
 }
 

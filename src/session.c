@@ -545,7 +545,7 @@ cmd_xforward(struct session *s, const char *verb, const char *args)
 	s->state = ST_COMMAND;
 	remote[0] = helo[0] = '\0';
 	while (*p != '\0') {
-		size_t n = strcspn(p, " ");
+		size_t n = strcspn(p, " \t");
 		const char *eq = memchr(p, '=', n);
 
 		if (eq != NULL && strncasecmp(p, "ADDR=", 5) == 0) {
@@ -560,8 +560,7 @@ cmd_xforward(struct session *s, const char *verb, const char *args)
 			    sizeof(helo));
 		}
 		p += n;
-		while (*p == ' ')
-			p++;
+		p += strspn(p, " \t");
 	}
 	rp = relay_command(s, 0);
 	if (rp->code / 100 == 2) {
