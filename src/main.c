@@ -153,7 +153,12 @@ main(int argc, char **argv)
 	bool config_given = false, check_only = false;
 	struct config cfg;
 	struct logger lg;
-	struct session session, *s;
+	/* Static, not on the stack and not memset: its 560 KiB of buffers are
+	 * zero pages until used, so a short session touches (and the kernel
+	 * faults in) only the few it needs. Clearing it cost ~140 page faults
+	 * per connection and 0.6 MiB of RSS. It lives until exit(). */
+	static struct session session;
+	struct session *s;
 	char err[1024];
 	int level = -1, ch, rc, rfd = 0, wfd = 1, r;
 
@@ -222,9 +227,6 @@ main(int argc, char **argv)
 		prepare_socket(rfd);
 	if (wfd != rfd && is_socket(wfd))
 		prepare_socket(wfd);
-	/* On main's stack, not the heap: the session ends in exit() from
-	 * wherever it is, and leaves nothing allocated behind. */
-	memset(&session, 0, sizeof(session));
 	s = &session;
 	session_init(s, &cfg, &lg, rfd, wfd);
 	/* Connect first: TransparentProxy full needs our privileges for it. */
