@@ -4,6 +4,7 @@
 #include "data.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,20 +25,33 @@ size_t
 data_decode(struct data_decoder *d, const unsigned char *in, size_t inlen,
     unsigned char *out, size_t *outlen)
 {
-	size_t i = 0, o = 0;
+	/* Offsets of the next CR and of the next LF at or after i (inlen: none
+	 * left), each searched for again only once i has passed it: every byte
+	 * is scanned at most once per character, whatever the line lengths. */
+	size_t i = 0, o = 0, next_cr = SIZE_MAX, next_lf = SIZE_MAX, run;
 
 	while (i < inlen && d->state != D_END) {
 		unsigned char c = in[i];
+		const unsigned char *hit;
 
 		switch (d->state) {
 		case D_MID:
-			/* Fast path: copy the plain run of the line. */
-			while (c != '\r' && c != '\n') {
-				out[o++] = c;
-				if (++i == inlen)
-					goto out;
-				c = in[i];
+			/* Fast path: copy the plain run of the line at once. */
+			if (next_cr == SIZE_MAX || next_cr < i) {
+				hit = memchr(in + i, '\r', inlen - i);
+				next_cr = hit != NULL ? (size_t)(hit - in) : inlen;
 			}
+			if (next_lf == SIZE_MAX || next_lf < i) {
+				hit = memchr(in + i, '\n', inlen - i);
+				next_lf = hit != NULL ? (size_t)(hit - in) : inlen;
+			}
+			run = (next_cr < next_lf ? next_cr : next_lf) - i;
+			memcpy(out + o, in + i, run);
+			o += run;
+			i += run;
+			if (i == inlen)
+				goto out;
+			c = in[i];
 			if (c == '\r') {
 				d->state = D_CR;
 			} else {
