@@ -40,8 +40,9 @@ cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --std=c11 --inline-suppr -D_GNU_SOURCE -Isrc $(SRCS)
 
-# The whole suite. In CI (CI=true) also the clang build, cppcheck and the
-# suite again under ASan+UBSan; the last line is the total for all runs.
+# The whole suite. In CI (CI=true) also the clang build, cppcheck, the fuzz
+# targets for 10 s each, their regression inputs, and the suite again under
+# ASan+UBSan; the last line is the total for all runs.
 TESTS ?= t/*.bats
 check:
 	@scripts/deps check
@@ -53,6 +54,9 @@ check:
 	  { fuzz/run --smoke | tee t/.fuzz.log; \
 	    awk '$$1 != "total" && / crashes [0-9]+$$/ { if ($$NF == 0) p++; else f++ } \
 	      END { print "fuzz", p + 0, f + 0 }' t/.fuzz.log >>t/.counts; } && \
+	  { fuzz/run --regress | tee t/.regress.log; \
+	    awk '/: fixed: / { p++ } /: FAILS/ { f++ } \
+	      END { print "fuzz-regress", p + 0, f + 0 }' t/.regress.log >>t/.counts; } && \
 	  PROXSMTPD=$(CURDIR)/proxsmtpd-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    t/run --label asan --counts t/.counts $(TESTS) || true; \
@@ -107,7 +111,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(datadir)/proxsmtpd
 
 clean:
-	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang t/.counts t/.fuzz.log
+	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang t/.counts t/.fuzz.log t/.regress.log
 	rm -rf fuzz/build
 
 .PHONY: all check demo bench install uninstall clean cppcheck fuzz fuzz-smoke

@@ -17,10 +17,6 @@
  *   - io_getline() over the stream (read in random chunks) returns every
  *     line shorter than its limit exactly, with the right "bare" flag, and
  *     IO_TOOLONG for the others, whatever the limit.
- *
- * FUZZ_KNOWN_BUGS=1 also checks header_expand() where its output is cut
- * at the buffer size, Header lines that start with '.', and io_getline()
- * over streams longer than its 64 KiB buffer (see fuzz/README.md, bugs).
  */
 #include "common.h"
 
@@ -43,7 +39,6 @@ fz_exit(int status)
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static bool known_bugs;
 static struct session sess;
 static struct config cfg;
 static struct logger lg;
@@ -54,13 +49,8 @@ static struct fz_buf stream;
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *kb = getenv("FUZZ_KNOWN_BUGS");
-
 	(void)argc;
 	(void)argv;
-	/* The bugs these checks found are fixed: all checks are on. */
-	known_bugs = true;
-	(void)kb;
 	stream_fd = fz_memfd("fuzz-client");
 	config_defaults(&cfg);
 	memset(&lg, 0, sizeof(lg));
@@ -206,9 +196,6 @@ header(const uint8_t *data, size_t size)
 		FZ_CHECK(out[i] != '\n' || (i > 0 && out[i - 1] == '\r'),
 		    "header_expand: bare LF at %zu", i);
 	}
-	/* Cut at the buffer size, the last line loses its CRLF. */
-	if (len + 40 >= sizeof(out) && !known_bugs)
-		return;
 	FZ_CHECK(len == 0 || (len >= 2 && out[len - 1] == '\n'),
 	    "header_expand: %zu bytes not ending in CRLF", len);
 	/* A line starting with '.' is fine here: the encoder stuffs it
@@ -299,15 +286,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	header(data, size);
 
-	/* The input as a client stream; repeated past the read buffer when
-	 * the known io_getline() bug is to be checked too. */
+	/* The input as a client stream. */
 	fz_buf_reset(&stream);
 	fz_buf_add(&stream, data, size);
-	while (size > 0 && stream.len < (known_bugs ? IO_BUFSIZE + 4096 :
-	    4 * size))
+	/* Past the 64 KiB read buffer: lines straddle its end. */
+	while (size > 0 && stream.len < IO_BUFSIZE + 4096)
 		fz_buf_add(&stream, data, size);
-	if (!known_bugs && stream.len >= IO_BUFSIZE)
-		stream.len = IO_BUFSIZE - 1;
 	max = (fz_rand(&seed) & 1) ? CMD_LINE_MAX :
 	    1 + (size_t)(fz_rand(&seed) % 300);
 	getline_stream(stream.p, stream.len, max, seed);

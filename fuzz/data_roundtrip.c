@@ -21,9 +21,6 @@
  *   - decoding it gives back the message byte for byte, line ends
  *     normalized, with the Header right before the first empty line (or at
  *     the end when there is none).
- *
- * FUZZ_KNOWN_BUGS=1 also tries Headers whose later lines start with '.',
- * which config.c accepts (see fuzz/README.md, bugs).
  */
 #include "common.h"
 
@@ -32,7 +29,6 @@
 
 static int file_fd = -1, sink_fd = -1;
 static struct io enc_io;
-static bool known_bugs;
 static struct fz_buf bufs[8];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -41,13 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *kb = getenv("FUZZ_KNOWN_BUGS");
-
 	(void)argc;
 	(void)argv;
-	/* The bugs these checks found are fixed: all checks are on. */
-	known_bugs = true;
-	(void)kb;
 	file_fd = fz_memfd("fuzz-file");
 	sink_fd = fz_memfd("fuzz-sink");
 	return 0;
@@ -331,7 +322,7 @@ pick_header(const uint8_t *data, size_t size, uint64_t h, char *buf,
 	};
 	size_t i, o;
 
-	switch (h % (known_bugs ? 6 : 5)) {
+	switch (h % 6) {
 	case 0:
 		return NULL;
 	case 1:

@@ -94,7 +94,6 @@ static struct fake {
 	unsigned commands, data_cmds, messages, messages_2xx;
 } fk;
 
-static bool known_bugs;
 static int client_fd = -1, client_out_fd = -1, null_probe = -1;
 static char spool_dir[PATH_MAX];
 static uint64_t client_seed;
@@ -164,9 +163,8 @@ fake_command(const char *l, size_t len)
 	size_t vlen;
 	int code;
 
-	/* Known bug: cmd_auth() relays the client's answers to 334 without
-	 * line_is_clean(), bare CR included (fuzz/README.md). */
-	for (size_t i = 0; (fk.mode != F_AUTH || known_bugs) && i < len; i++)
+	/* AUTH answers too: they reach the upstream as lines of their own. */
+	for (size_t i = 0; i < len; i++)
 		FZ_CHECK(((unsigned char)l[i] >= 32 || l[i] == '\t') &&
 		    l[i] != 127, "upstream got a control byte %02x in a "
 		    "command", (unsigned char)l[i]);
@@ -191,12 +189,9 @@ fake_command(const char *l, size_t len)
 		    "250-8BITMIME\r\n250 XFORWARD NAME ADDR HELO\r\n");
 	} else if (strcasecmp(verb, "HELO") == 0) {
 		respond("250 upstream.example\r\n");
-	} else if (strcasecmp(verb, "DATA") == 0 &&
-	    (known_bugs || strcmp(l, "DATA") == 0)) {
-		/* The proxy's own DATA is exactly that; any other spelling
-		 * was relayed from the client ("DATA\t" and "\tDATA" are
-		 * DATA to Postfix but not to handle_command(): known bug,
-		 * fuzz/README.md). */
+	} else if (strcasecmp(verb, "DATA") == 0) {
+		/* Any spelling: "DATA\t" and "\tDATA" are DATA to Postfix, and
+		 * must be DATA to the proxy too, never relayed. */
 		fk.data_cmds++;
 		if (respond("354 upstream: go ahead\r\n") == 354) {
 			fk.mode = F_DATA;
@@ -353,11 +348,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	const char *kb = getenv("FUZZ_KNOWN_BUGS");
-
-	/* The bugs these checks found are fixed: all checks are on. */
-	known_bugs = true;
-	(void)kb;
 	signal(SIGPIPE, SIG_IGN);
 	client_fd = fz_memfd("fuzz-client-in");
 	client_out_fd = fz_memfd("fuzz-client-out");
@@ -482,14 +472,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The client never gets the upstream's 354: its idea of where the
 	 * data starts would differ from the proxy's. */
-	if (known_bugs && cv.foreign354 > 0) {
+	if (cv.foreign354 > 0) {
 		fz_dump("client got", client_out.p, client_out.len);
 		FZ_CHECK(0, "the upstream's 354 was relayed to the client");
 	}
-	/* No smuggling: one message upstream per 354 the client got. (Known
-	 * bug: after a relayed 354 the counts mean nothing.) */
-	if ((known_bugs || cv.foreign354 == 0) &&
-	    (fk.messages > cv.own354 || fk.data_cmds > cv.own354)) {
+	/* No smuggling: one message upstream per 354 the client got. */
+	if (fk.messages > cv.own354 || fk.data_cmds > cv.own354) {
 		fz_dump("client got", client_out.p, client_out.len);
 		FZ_CHECK(0, "upstream got %u messages (%u DATA) for %u 354s "
 		    "to the client", fk.messages, fk.data_cmds, cv.own354);
