@@ -804,21 +804,32 @@ forward(struct session *s, int fd, long filter_ms)
 	    NULL, filter_ms, false);
 }
 
-/* The environment the filter sees, built in buffers. */
+/* The environment the filter sees: its strings packed one after the other
+ * in vars, so that only the bytes used are touched (a slot of 4 KiB each
+ * faulted in 9 pages for every message). */
+#define FILTER_ENV_VARS 9
 struct filter_env {
-	char	*envp[12];
-	char	vars[9][4096];	/* PATH, TempDirectory paths: long */
+	char	*envp[FILTER_ENV_VARS + 2];	/* + RECIPIENTS, NULL */
+	char	vars[FILTER_ENV_VARS * 4096];	/* PATH, paths: long */
 };
 
 static void
 build_env(struct session *s, struct filter_env *fe)
 {
 	const char *path = getenv("PATH");
-	int n = 0, v = 0;
+	size_t used = 0, room;
+	int n = 0, w;
 
+	/* Each value is cut at 4 KiB, as the slots it replaces were. */
 #define ENV(...) do { \
-		snprintf(fe->vars[v], sizeof(fe->vars[v]), __VA_ARGS__); \
-		fe->envp[n++] = fe->vars[v++]; \
+		room = sizeof(fe->vars) - used; \
+		if (room > 4096) \
+			room = 4096; \
+		fe->vars[used] = '\0'; \
+		w = snprintf(fe->vars + used, room, __VA_ARGS__); \
+		fe->envp[n++] = fe->vars + used; \
+		used += (w < 0 ? 0 : (size_t)w >= room ? room - 1 : \
+		    (size_t)w) + 1; \
 	} while (0)
 	ENV("PATH=%s", path != NULL ? path : "/usr/local/bin:/usr/bin:/bin");
 	ENV("CLIENT=%s", s->ep.client_ip);
@@ -880,7 +891,7 @@ run_filter(struct session *s)
 		temp_failure(s, why, -1);
 		return;
 	}
-	fe = calloc(1, sizeof(*fe));
+	fe = malloc(sizeof(*fe));
 	if (fe == NULL) {
 		temp_failure(s, "out of memory", -1);
 		return;
