@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define IO_BUFSIZE 65536
+#define IO_BUFSIZE 16384
 
 enum io_status {
 	IO_OK = 0,

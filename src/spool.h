@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define SPOOL_BUFSIZE 65536
+#define SPOOL_BUFSIZE 16384
 
 struct spool {
 	int	fd;		/* -1: none */
