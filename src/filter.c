@@ -350,7 +350,7 @@ filter_run(const struct config *cfg, char *const envp[], int in_fd,
 	int n, idx_in, idx_out, idx_err, idx_pid;
 
 	memset(res, 0, sizeof(*res));
-	/* 66 KiB: kept off the stack, and not calloc()ed: clearing the
+	/* 18 KiB: kept off the stack, and not calloc()ed: clearing the
 	 * feed buffer would fault in all of its pages for every message. */
 	rp = malloc(sizeof(*rp));
 	if (rp == NULL) {
