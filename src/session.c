@@ -186,6 +186,32 @@ say(struct session *s, const char *fmt, ...)
 		die_client(s, r);
 }
 
+/*
+ * A client line refused as malformed: the reply, and a log line for the
+ * first few of a session (a client sending nothing else must not be able
+ * to flood the log).
+ */
+#define REFUSED_LINES_LOGGED 3
+
+static void __attribute__((format(printf, 3, 4)))
+refuse_line(struct session *s, const char *reply, const char *fmt, ...)
+{
+	char what[128];
+	va_list ap;
+
+	s->refused_lines++;
+	if (s->refused_lines <= REFUSED_LINES_LOGGED) {
+		va_start(ap, fmt);
+		vsnprintf(what, sizeof(what), fmt, ap);
+		va_end(ap);
+		log_msg(s->log, L_NOTICE, "refused %s from %s%s", what,
+		    s->ep.client_ip, s->refused_lines == REFUSED_LINES_LOGGED ?
+		    " (further refused lines of this session are not logged)" :
+		    "");
+	}
+	say(s, "%s", reply);
+}
+
 static void
 say_reply(struct session *s, const struct reply *rp)
 {
@@ -594,7 +620,9 @@ cmd_auth(struct session *s, const char *verb, const char *args)
 		if (r == IO_TOOLONG) {
 			/* The exchange is broken; cancel it upstream. */
 			rp = upstream_command(s, "*");
-			say(s, "500 5.5.2 Error: line too long");
+			refuse_line(s, "500 5.5.2 Error: line too long",
+			    "an authentication answer over the %d-byte limit",
+			    CMD_LINE_MAX);
 			return;
 		}
 		if (r != IO_OK)
@@ -603,8 +631,9 @@ cmd_auth(struct session *s, const char *verb, const char *args)
 			/* A bare CR could end the line early at the upstream
 			 * and start commands we never saw. */
 			rp = upstream_command(s, "*");
-			say(s, "501 5.5.2 Error: invalid character in "
-			    "authentication exchange");
+			refuse_line(s, "501 5.5.2 Error: invalid character in "
+			    "authentication exchange", "an authentication answer "
+			    "with a control character");
 			return;
 		}
 		rp = relay_command(s, 334);
@@ -1064,7 +1093,8 @@ handle_command(struct session *s, size_t len)
 	size_t vlen;
 
 	if (!line_is_clean(s->line, len)) {
-		say(s, "500 5.5.2 Error: invalid character in command");
+		refuse_line(s, "500 5.5.2 Error: invalid character in command",
+		    "a command with a control character");
 		return;
 	}
 	/* Split at any blank, as the upstream (Postfix) does: "DATA\t" is
@@ -1191,7 +1221,9 @@ session_run(struct session *s)
 	for (;;) {
 		r = io_getline(&s->client, s->line, CMD_LINE_MAX, &len, &bare);
 		if (r == IO_TOOLONG) {
-			say(s, "500 5.5.2 Error: line too long");
+			refuse_line(s, "500 5.5.2 Error: line too long",
+			    "a command line over the %d-byte limit",
+			    CMD_LINE_MAX);
 			continue;
 		}
 		if (r == IO_EOF && !s->tx.mail_accepted &&

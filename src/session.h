@@ -71,6 +71,7 @@ struct session {
 	char	remote_helo[PATH_ADDR_MAX];	/* XFORWARD HELO */
 	char	helo[PATH_ADDR_MAX];
 	unsigned messages;
+	unsigned refused_lines;	/* client lines refused as malformed */
 	const char *pidfile;
 	pid_t	filter_pgid;	/* running filter's group, 0 if none */
 	struct transaction tx;

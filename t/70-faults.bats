@@ -312,6 +312,45 @@ client_setup() { # [TIMEOUT]
 	grep -q $'^Gr\xc3\xbc\xc3\x9fe \xff\xfe$' "$(sink_file)"
 }
 
+@test "command lines over 1000 bytes: up to 2048 relayed, longer ones refused whole and logged" {
+	client_setup
+	pad=$(head -c 1400 /dev/zero | tr '\0' 'p')
+	long=$(head -c 5000 /dev/zero | tr '\0' 'x')
+	{
+		printf 'EHLO c.test\r\n'
+		# 1.4 kB: over RFC 5321's 512, under Postfix's 2048: relayed.
+		printf 'NOOP %s\r\n' "$pad"
+		# 5 kB, with what looks like commands in its tail: refused as
+		# one line, nothing of it relayed or run.
+		printf 'MAIL FROM:<evil@b.test> %s RCPT TO:<evil@d.test>\r\n' "$long"
+		printf 'MAIL FROM:<ok@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n'
+		printf 'Subject: after\r\n\r\nbody\r\n.\r\nQUIT\r\n'
+	} | smtp_raw | tr -d '\r' >"$T/out"
+	cat "$T/out"
+	# One reply per command, in order (EHLO's 250- lines left out).
+	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = \
+	    "220 250 250 500 250 250 354 250 221 " ]
+	grep -qx '500 5.5.2 Error: line too long' "$T/out"
+	[ "$(sink_count)" -eq 1 ]
+	grep -q '^X-Mail-Args: <ok@b.test>$' "$(sink_file)"
+	! grep -q evil "$(sink_file)"
+	[ "$(grep -c 'refused a command line over the 2048-byte limit from 127.0.0.1' "$PROXY_LOG")" -eq 1 ]
+	no_temp_files
+}
+
+@test "refused lines are logged, but only the first three of a session" {
+	client_setup
+	{
+		printf 'EHLO c.test\r\n'
+		for i in 1 2 3 4 5 6; do printf 'NOOP \001%d\r\n' "$i"; done
+		printf 'NOOP\r\nQUIT\r\n'
+	} | smtp_raw | tr -d '\r' >"$T/out"
+	[ "$(grep -c '^500 5.5.2 Error: invalid character in command' "$T/out")" -eq 6 ]
+	grep -q '^221 ' "$T/out"
+	[ "$(grep -c 'refused a command with a control character from 127.0.0.1' "$PROXY_LOG")" -eq 3 ]
+	grep -q 'further refused lines of this session are not logged' "$PROXY_LOG"
+}
+
 @test "NUL and control bytes in a command are refused, the session goes on" {
 	client_setup
 	out=$(printf 'EHLO c.test\r\nMAIL FROM:<a\0b@c.test>\r\nNOOP\x01x\r\nNOOP\r\nQUIT\r\n' | smtp_raw | tr -d '\r')
