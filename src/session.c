@@ -1101,7 +1101,8 @@ handle_command(struct session *s, size_t len)
 	 * DATA, and must not slip past us as an unknown command. */
 	vlen = strcspn(s->line, " \t");
 	if (vlen == 0 || vlen >= sizeof(verb)) {
-		say(s, "500 5.5.2 Error: bad syntax");
+		refuse_line(s, "500 5.5.2 Error: bad syntax", "a command %s",
+		    vlen == 0 ? "starting with a blank" : "with an overlong verb");
 		return;
 	}
 	memcpy(verb, s->line, vlen);

@@ -119,6 +119,7 @@ smuggle() { # VARIANT -> raw session replies in $T/out
 	grep -q '^354 End data with' "$T/out"
 	grep -q '^530 Email Rejected' "$T/out"
 	grep -q '^500 5.5.2 Error: bad syntax' "$T/out"
+	grep -q 'refused a command starting with a blank from 127.0.0.1' "$PROXY_LOG"
 	[ "$(sink_count)" -eq 0 ]
 }
 
