@@ -273,6 +273,7 @@ tx_reset(struct transaction *tx)
 	tx->mail_accepted = false;
 	tx->sender[0] = '\0';
 	tx->nrcpt = 0;
+	tx->rcpt_refused = 0;
 	tx->rcpt_len = 0;
 	memcpy(tx->rcpt_env, RCPT_ENV_PREFIX, sizeof(RCPT_ENV_PREFIX));
 }
@@ -521,6 +522,11 @@ cmd_rcpt(struct session *s, const char *verb, const char *args)
 	}
 	len = strlen(rcpt);
 	if (tx->rcpt_len + len + 1 > RCPT_BYTES_MAX) {
+		/* Logged once a transaction: the client may go on trying. */
+		if (tx->rcpt_refused++ == 0)
+			log_msg(s->log, L_NOTICE, "recipient list of %s full at "
+			    "%u recipients (%d bytes): further RCPTs get 452",
+			    s->ep.client_ip, tx->nrcpt, RCPT_BYTES_MAX);
 		say(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}

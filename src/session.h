@@ -48,6 +48,7 @@ struct transaction {
 	bool	mail_accepted;
 	char	sender[PATH_ADDR_MAX];
 	unsigned nrcpt;
+	unsigned rcpt_refused;	/* RCPTs refused: the list was full */
 	size_t	rcpt_len;
 	/* "RECIPIENTS=" then the accepted recipients, one a line. */
 	char	rcpt_env[sizeof(RCPT_ENV_PREFIX) + RCPT_BYTES_MAX];

@@ -298,6 +298,8 @@ client_setup() { # [TIMEOUT]
 	[ "$ok" -gt 1000 ]
 	[[ "$(end_reply)" == 250* ]]
 	[ "$(grep -c '^X-Rcpt-Args:' "$(sink_file)")" -eq "$ok" ]
+	# Logged once, not once per refused RCPT.
+	[ "$(grep -c "recipient list of 127.0.0.1 full at $ok recipients" "$PROXY_LOG")" -eq 1 ]
 }
 
 @test "a 5000-byte line in DATA and 8-bit bytes arrive intact" {
