@@ -115,35 +115,16 @@ check_value(const char *v, size_t size)
 	FZ_CHECK(ref_clean((const uint8_t *)v, len), "control byte in value");
 }
 
-/* cmd_xforward()'s loop over the attributes, without the upstream. */
+/* XFORWARD's attributes as cmd_xforward() reads them, without the
+ * upstream: the values are terminated and clean. */
 static void
 xforward_args(const char *args)
 {
 	char remote[PATH_ADDR_MAX], helo[PATH_ADDR_MAX];
-	const char *p = args;
 
-	remote[0] = helo[0] = '\0';
-	while (*p != '\0') {
-		size_t n = strcspn(p, " \t");
-		const char *eq = memchr(p, '=', n);
-
-		if (eq != NULL && strncasecmp(p, "ADDR=", 5) == 0) {
-			const char *v = eq + 1;
-
-			if (strncasecmp(v, "IPV6:", 5) == 0)
-				v += 5;
-			FZ_CHECK(v <= p + n, "ADDR value beyond its word");
-			xtext_decode(v, (size_t)(p + n - v), remote,
-			    sizeof(remote));
-			check_value(remote, sizeof(remote));
-		} else if (eq != NULL && strncasecmp(p, "HELO=", 5) == 0) {
-			xtext_decode(eq + 1, (size_t)(p + n - eq - 1), helo,
-			    sizeof(helo));
-			check_value(helo, sizeof(helo));
-		}
-		p += n;
-		p += strspn(p, " \t");
-	}
+	xforward_parse(args, remote, helo);
+	check_value(remote, sizeof(remote));
+	check_value(helo, sizeof(helo));
 }
 
 static void
@@ -270,10 +251,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(line_is_clean(line, stop) == ref_clean(data, stop),
 	    "line_is_clean is wrong");
 	if (line_is_clean(line, stop)) {
-		vlen = strcspn(line, " ");
+		vlen = strcspn(line, " \t");
 		args = line + vlen;
-		while (*args == ' ')
-			args++;
+		args += strspn(args, " \t");
 		check_path(args, "FROM:", PATH_ADDR_MAX);
 		check_path(args, "TO:", PATH_ADDR_MAX);
 		check_path(args, "FROM:", 1 + (size_t)(fz_rand(&seed) % 64));

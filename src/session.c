@@ -566,15 +566,16 @@ cmd_quit(struct session *s, const char *verb, const char *args)
 	finish(s);
 }
 
+/*
+ * The ADDR and HELO of XFORWARD's arguments, xtext-decoded into remote and
+ * helo (each PATH_ADDR_MAX bytes; empty when absent). Attributes are
+ * separated by any blank, as the command's words are.
+ */
 static void
-cmd_xforward(struct session *s, const char *verb, const char *args)
+xforward_parse(const char *args, char *remote, char *helo)
 {
-	char remote[PATH_ADDR_MAX], helo[PATH_ADDR_MAX];
 	const char *p = args;
-	struct reply *rp;
 
-	(void)verb;
-	s->state = ST_COMMAND;
 	remote[0] = helo[0] = '\0';
 	while (*p != '\0') {
 		size_t n = strcspn(p, " \t");
@@ -586,14 +587,25 @@ cmd_xforward(struct session *s, const char *verb, const char *args)
 			if (strncasecmp(v, "IPV6:", 5) == 0)
 				v += 5;
 			xtext_decode(v, (size_t)(p + n - v), remote,
-			    sizeof(remote));
+			    PATH_ADDR_MAX);
 		} else if (eq != NULL && strncasecmp(p, "HELO=", 5) == 0) {
 			xtext_decode(eq + 1, (size_t)(p + n - eq - 1), helo,
-			    sizeof(helo));
+			    PATH_ADDR_MAX);
 		}
 		p += n;
 		p += strspn(p, " \t");
 	}
+}
+
+static void
+cmd_xforward(struct session *s, const char *verb, const char *args)
+{
+	char remote[PATH_ADDR_MAX], helo[PATH_ADDR_MAX];
+	struct reply *rp;
+
+	(void)verb;
+	s->state = ST_COMMAND;
+	xforward_parse(args, remote, helo);
 	rp = relay_command(s, 0);
 	if (rp->code / 100 == 2) {
 		/* "[UNAVAILABLE]" and the like carry no information. */
