@@ -82,7 +82,7 @@ die(struct session *s, int status, const char *reply, const char *fmt, ...)
 			.outcome = "tempfail",
 			.reply = reply != NULL ? reply : "none, client gone",
 			.detail = why,
-			.filter_ms = -1,
+			.filter_ms = s->filter_ms,
 		};
 
 		log_message(s->log, &m);
@@ -948,6 +948,8 @@ run_filter(struct session *s)
 	filter_run(cfg, fe->envp, file_mode ? -1 : s->msg.fd,
 	    file_mode ? NULL : &s->out, &s->filter_pgid, keepalive, s, &res);
 	free(fe);
+	/* For the log line of a message the session ends with. */
+	s->filter_ms = res.ms;
 	if (res.outcome == VERDICT_SIGNALLED)
 		die_client(s, IO_SIGNAL);
 	if (s->upstream_lost)
@@ -1040,6 +1042,7 @@ cmd_data(struct session *s, const char *verb, const char *args)
 	}
 	say(s, "354 End data with <CR><LF>.<CR><LF>");
 	s->message_open = true;
+	s->filter_ms = -1;
 	receive_body(s, &dec);
 	if (spool_flush(&s->msg) < 0) {
 		err = errno;

@@ -68,6 +68,7 @@ struct session {
 	bool	xclient_done;
 	bool	upstream_lost;	/* a keepalive found it gone */
 	bool	message_open;	/* DATA accepted, outcome not yet logged */
+	long	filter_ms;	/* the open message's filter time; -1: none ran */
 	char	remote[PATH_ADDR_MAX];		/* XFORWARD ADDR */
 	char	remote_helo[PATH_ADDR_MAX];	/* XFORWARD HELO */
 	char	helo[PATH_ADDR_MAX];

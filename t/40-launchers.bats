@@ -308,6 +308,9 @@ signal_mid_filter() {
 	no_temp_files
 	[ "$(sink_count)" -eq 0 ]
 	grep -q "terminated by signal" "$PROXY_LOG"
+	# The message's one log line, with the time its filter had run.
+	[ "$(grep -c 'outcome=' "$PROXY_LOG")" -eq 1 ]
+	grep -Eq 'outcome=tempfail .*filter_ms=[0-9]+$' "$PROXY_LOG"
 }
 
 @test "SIGTERM to a session mid-filter: 421, the filter's process group killed, no temp file, exit non-zero" {
