@@ -1176,8 +1176,16 @@ greet(struct session *s)
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 	    == n)
 		text += n;	/* a host name: the upstream's */
-	say(s, "%03d %s%s%s%s", rp->code, esc, s->hostname,
-	    text[0] == ' ' || text[0] == '\0' ? "" : " ", text);
+	{
+		char first[REPLY_LINE_MAX];
+
+		snprintf(first, sizeof(first), "%s%s%s%s", esc, s->hostname,
+		    text[0] == ' ' || text[0] == '\0' ? "" : " ", text);
+		snprintf(rp->text[0], REPLY_LINE_MAX, "%s", first);
+	}
+	/* All of its lines: a multi-line refusal often explains itself
+	 * after the first. */
+	say_reply(s, rp);
 }
 
 void

@@ -275,14 +275,17 @@ xclient_send() {
 # --- a refusing upstream -----------------------------------------------------
 
 @test "Postfix refuses the proxy in its greeting: the client gets the code, enhanced code and reason" {
-	# PF_REFUSE answers the connection with
-	# "554 5.7.1 <localhost[127.0.0.1]>: Client host rejected: Access denied".
+	# PF_REFUSE answers the connection with two lines:
+	# "554-5.7.1 <localhost[127.0.0.1]>: Client host rejected: Access denied"
+	# "554 5.7.1 Contact postmaster@refuse.example.test for help".
+	# The client gets both, the first with our name in place of Postfix's.
 	write_conf "OutAddress: 127.0.0.1:$PF_REFUSE"
 	start_proxy_at "$(free_port)"
 	out=$(printf 'QUIT\r\n' | smtp_raw | tr -d '\r')
 	echo "$out"
 	first=$(head -1 <<<"$out")
-	[[ "$first" == "554 5.7.1 "* ]]
+	[[ "$first" == "554-5.7.1 $HOSTNAME_NOW "* ]]
 	[[ "$first" == *"Client host rejected: Access denied"* ]]
+	[ "$(sed -n 2p <<<"$out")" = "554 5.7.1 Contact postmaster@refuse.example.test for help" ]
 	! grep -q 'mx.example.test' <<<"$out"
 }
