@@ -94,11 +94,14 @@ check_path(const char *args, const char *kw, size_t outlen)
 		    "parse_path accepted without %s", kw);
 		FZ_CHECK(len == 0 || memmem(args, strlen(args), out, len),
 		    "parse_path made up an address");
-		/* "<addr>": up to the first '>'; bare: up to a blank. */
+		/* "<addr>": up to the first '>'; bare: up to a blank. Never
+		 * a TAB: no address has one. */
 		args += strlen(kw);
-		args += strspn(args, " ");
+		args += strspn(args, " \t");
 		FZ_CHECK(*args == '<' ? strchr(out, '>') == NULL :
-		    strchr(out, ' ') == NULL, "parse_path took too much");
+		    strpbrk(out, " \t") == NULL, "parse_path took too much");
+		FZ_CHECK(strchr(out, '\t') == NULL, "parse_path: TAB in %s",
+		    kw);
 	} else {
 		FZ_CHECK(rc == -1, "parse_path returned %d", rc);
 	}

@@ -298,16 +298,17 @@ parse_path(const char *args, const char *keyword, char *out, size_t outlen)
 	if (strncasecmp(args, keyword, klen) != 0)
 		return -1;
 	p = args + klen;
-	while (*p == ' ')
-		p++;
+	p += strspn(p, " \t");
 	if (*p == '<') {
 		e = strchr(++p, '>');
 		if (e == NULL)
 			return -1;
 	} else {
-		e = p + strcspn(p, " ");
+		e = p + strcspn(p, " \t");
 	}
-	if ((size_t)(e - p) >= outlen)
+	/* RFC 5321 has no TAB in an address, quoted or not: refused, so
+	 * that none reaches SENDER or RECIPIENTS either. */
+	if ((size_t)(e - p) >= outlen || memchr(p, '\t', (size_t)(e - p)))
 		return -1;
 	memcpy(out, p, (size_t)(e - p));
 	out[e - p] = '\0';

@@ -315,11 +315,14 @@ got_message() { sink_message | sed '$d'; }
 		printf 'RCPT TO:<cr\rbad@r.test>\r\n'
 		printf 'RCPT TO:<del\177bad@r.test>\r\n'
 		printf 'RCPT TO:<nul\000bad@r.test>\r\n'
+		# TAB passes the command check, but no address has one.
+		printf 'RCPT TO:<tab\tbad@r.test>\r\n'
 		printf 'RCPT TO:<good@r.test>\r\n'
 		printf 'DATA\r\nSubject: ctl\r\n\r\nbody\r\n.\r\nQUIT\r\n'
 	} | smtp_raw >"$T/out"
 	cat -A "$T/out"
 	[ "$(tr -d '\r' <"$T/out" | grep -c '^500 5.5.2 ')" -eq 5 ]
+	[ "$(tr -d '\r' <"$T/out" | grep -c '^501 5.5.4 Syntax: RCPT TO:<address>')" -eq 1 ]
 	[[ "$(data_replies "$T/out")" == "250 "* ]]
 	[ "$(env_val SENDER)" = clean@s.test ]
 	[ "$(env_val RECIPIENTS)" = good@r.test ]
