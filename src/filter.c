@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -28,6 +29,8 @@ struct run {
 	bool	exited;
 	int	status;
 	off_t	in_off;
+	bool	feed_copy;	/* sendfile() refused: copy through feed */
+	int	feed_errno;	/* the spool could not be read: no verdict */
 	size_t	feed_pos, feed_len;
 	char	err_cur[REPLY_LINE_MAX];
 	size_t	err_cur_len;
@@ -225,17 +228,51 @@ take_stderr(struct run *run, const char *buf, size_t n)
 	}
 }
 
+/* sendfile() moves up to this much from the spool to the filter's pipe
+ * a call, in the kernel: no copy through our buffer. */
+#define FEED_CHUNK (1024 * 1024)
+
 static void
 feed(struct run *run, int in_fd)
 {
 	ssize_t n;
 
+	while (!run->feed_copy) {
+		n = sendfile(run->in_w, in_fd, &run->in_off, FEED_CHUNK);
+		if (n > 0)
+			continue;
+		if (n == 0) {
+			close_fd(&run->in_w);	/* end of message */
+			return;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN)
+			return;
+		if (errno == EINVAL || errno == ENOSYS) {
+			/* A file system sendfile() cannot read: copy. */
+			run->feed_copy = true;
+			break;
+		}
+		/* EPIPE: the filter does not read its input; its exit
+		 * status still decides. Anything else is a read error: the
+		 * filter saw part of the message, so its verdict counts for
+		 * nothing. */
+		if (errno != EPIPE)
+			run->feed_errno = errno;
+		close_fd(&run->in_w);
+		return;
+	}
 	for (;;) {
 		if (run->feed_pos == run->feed_len) {
 			n = pread(in_fd, run->feed, sizeof(run->feed),
 			    run->in_off);
+			if (n < 0 && errno == EINTR)
+				continue;
 			if (n <= 0) {
 				/* End of message (or unreadable): close stdin. */
+				if (n < 0)
+					run->feed_errno = errno;
 				close_fd(&run->in_w);
 				return;
 			}
@@ -297,6 +334,12 @@ judge(const struct config *cfg, struct run *run, struct filter_result *res)
 {
 	int st = run->status;
 
+	if (run->feed_errno != 0) {
+		res->outcome = VERDICT_TEMPFAIL;
+		snprintf(res->why, sizeof(res->why), "reading the spooled "
+		    "message for the filter: %s", strerror(run->feed_errno));
+		return;
+	}
 	if (WIFSIGNALED(st)) {
 		res->outcome = VERDICT_TEMPFAIL;
 		snprintf(res->why, sizeof(res->why), "filter killed by signal %d",
@@ -363,6 +406,8 @@ filter_run(const struct config *cfg, char *const envp[], int in_fd,
 	rp->exited = false;
 	rp->status = 0;
 	rp->in_off = 0;
+	rp->feed_copy = false;
+	rp->feed_errno = 0;
 	rp->feed_pos = rp->feed_len = 0;
 	rp->err_cur_len = 0;
 	rp->err_last[0] = '\0';
