@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FEED_BUFSIZE 16384
+#define DRAIN_BUFSIZE 16384
 #define DEFAULT_REJECT "550 5.7.1 Content rejected"
 
 struct run {
@@ -28,14 +28,11 @@ struct run {
 	int	in_w, out_r, err_r;
 	bool	exited;
 	int	status;
-	off_t	in_off;
-	bool	feed_copy;	/* sendfile() refused: copy through feed */
+	off_t	in_off;	/* how much of the message the filter has got */
 	int	feed_errno;	/* the spool could not be read: no verdict */
-	size_t	feed_pos, feed_len;
 	char	err_cur[REPLY_LINE_MAX];
 	size_t	err_cur_len;
 	char	err_last[REPLY_LINE_MAX];
-	unsigned char feed[FEED_BUFSIZE];
 };
 
 static long
@@ -229,7 +226,7 @@ take_stderr(struct run *run, const char *buf, size_t n)
 }
 
 /* sendfile() moves up to this much from the spool to the filter's pipe
- * a call, in the kernel: no copy through our buffer. */
+ * a call, in the kernel: no copy through a buffer of ours. */
 #define FEED_CHUNK (1024 * 1024)
 
 static void
@@ -237,7 +234,7 @@ feed(struct run *run, int in_fd)
 {
 	ssize_t n;
 
-	while (!run->feed_copy) {
+	for (;;) {
 		n = sendfile(run->in_w, in_fd, &run->in_off, FEED_CHUNK);
 		if (n > 0)
 			continue;
@@ -249,49 +246,13 @@ feed(struct run *run, int in_fd)
 			continue;
 		if (errno == EAGAIN)
 			return;
-		if (errno == EINVAL || errno == ENOSYS) {
-			/* A file system sendfile() cannot read: copy. */
-			run->feed_copy = true;
-			break;
-		}
 		/* EPIPE: the filter does not read its input; its exit
-		 * status still decides. Anything else is a read error: the
-		 * filter saw part of the message, so its verdict counts for
-		 * nothing. */
+		 * status still decides. Anything else (a read error, or a
+		 * TempDirectory whose file system sendfile() cannot read):
+		 * the filter saw part of the message, so its verdict counts
+		 * for nothing. */
 		if (errno != EPIPE)
 			run->feed_errno = errno;
-		close_fd(&run->in_w);
-		return;
-	}
-	for (;;) {
-		if (run->feed_pos == run->feed_len) {
-			n = pread(in_fd, run->feed, sizeof(run->feed),
-			    run->in_off);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				/* End of message (or unreadable): close stdin. */
-				if (n < 0)
-					run->feed_errno = errno;
-				close_fd(&run->in_w);
-				return;
-			}
-			run->in_off += n;
-			run->feed_pos = 0;
-			run->feed_len = (size_t)n;
-		}
-		n = write(run->in_w, run->feed + run->feed_pos,
-		    run->feed_len - run->feed_pos);
-		if (n > 0) {
-			run->feed_pos += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return;
-		/* EPIPE: the filter does not read its input; that is its
-		 * business, its exit status still decides. */
 		close_fd(&run->in_w);
 		return;
 	}
@@ -301,7 +262,7 @@ feed(struct run *run, int in_fd)
 static void
 drain(struct run *run, int *fd, struct spool *out)
 {
-	char buf[FEED_BUFSIZE];
+	char buf[DRAIN_BUFSIZE];
 	ssize_t n;
 
 	n = read(*fd, buf, sizeof(buf));
@@ -386,34 +347,18 @@ filter_run(const struct config *cfg, char *const envp[], int in_fd,
     struct spool *out, pid_t *running, filter_tick_fn tick, void *arg,
     struct filter_result *res)
 {
-	struct run *rp;
+	struct run run, *rp = &run;
 	long start = now_ms(), deadline, next_tick = -1, wait;
 	struct pollfd pfd[4];
 	struct timespec ts;
 	int n, idx_in, idx_out, idx_err, idx_pid;
 
 	memset(res, 0, sizeof(*res));
-	/* 18 KiB: kept off the stack, and not calloc()ed: clearing the
-	 * feed buffer would fault in all of its pages for every message. */
-	rp = malloc(sizeof(*rp));
-	if (rp == NULL) {
-		res->outcome = VERDICT_TEMPFAIL;
-		snprintf(res->why, sizeof(res->why), "out of memory");
-		return;
-	}
+	memset(rp, 0, sizeof(*rp));
 	rp->pid = -1;
 	rp->in_w = rp->out_r = rp->err_r = rp->pidfd = -1;
-	rp->exited = false;
-	rp->status = 0;
-	rp->in_off = 0;
-	rp->feed_copy = false;
-	rp->feed_errno = 0;
-	rp->feed_pos = rp->feed_len = 0;
-	rp->err_cur_len = 0;
-	rp->err_last[0] = '\0';
 	if (spawn(cfg, envp, rp, in_fd >= 0, res->why, sizeof(res->why))) {
 		res->outcome = VERDICT_TEMPFAIL;
-		free(rp);
 		return;
 	}
 	*running = rp->pid;
@@ -500,5 +445,4 @@ done:
 	if (out != NULL)
 		res->output_size = out->size;
 	res->ms = now_ms() - start;
-	free(rp);
 }
