@@ -1143,7 +1143,7 @@ static void
 greet(struct session *s)
 {
 	struct reply *rp = &s->reply;
-	char esc[16] = "";
+	char esc[16] = "", first[REPLY_LINE_MAX];
 	const char *text;
 	size_t n;
 	int r;
@@ -1177,15 +1177,12 @@ greet(struct session *s)
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 	    == n)
 		text += n;	/* a host name: the upstream's */
-	{
-		char first[REPLY_LINE_MAX];
-
-		snprintf(first, sizeof(first), "%s%s%s%s", esc, s->hostname,
-		    text[0] == ' ' || text[0] == '\0' ? "" : " ", text);
-		snprintf(rp->text[0], REPLY_LINE_MAX, "%s", first);
-	}
-	/* All of its lines: a multi-line refusal often explains itself
-	 * after the first. */
+	/* Built aside: text points into the line it replaces. Then all of
+	 * the reply's lines: a refusal often explains itself after the
+	 * first. */
+	snprintf(first, sizeof(first), "%s%s%s%s", esc, s->hostname,
+	    text[0] == ' ' || text[0] == '\0' ? "" : " ", text);
+	memcpy(rp->text[0], first, sizeof(first));
 	say_reply(s, rp);
 }
 
