@@ -924,7 +924,8 @@ static void
 run_filter(struct session *s)
 {
 	const struct config *cfg = s->cfg;
-	struct filter_env *fe;
+	/* On the stack: packed, its strings touch a page or two of it. */
+	struct filter_env fe;
 	struct filter_result res;
 	bool file_mode = cfg->filter_type == FILTER_FILE;
 	struct stat st;
@@ -939,16 +940,10 @@ run_filter(struct session *s)
 		temp_failure(s, why, -1);
 		return;
 	}
-	fe = malloc(sizeof(*fe));
-	if (fe == NULL) {
-		temp_failure(s, "out of memory", -1);
-		return;
-	}
-	build_env(s, fe);
+	build_env(s, &fe);
 	s->state = ST_FILTER;
-	filter_run(cfg, fe->envp, file_mode ? -1 : s->msg.fd,
+	filter_run(cfg, fe.envp, file_mode ? -1 : s->msg.fd,
 	    file_mode ? NULL : &s->out, &s->filter_pgid, keepalive, s, &res);
-	free(fe);
 	/* For the log line of a message the session ends with. */
 	s->filter_ms = res.ms;
 	if (res.outcome == VERDICT_SIGNALLED)
