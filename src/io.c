@@ -20,41 +20,74 @@ io_init(struct io *io, int rfd, int wfd, int timeout_ms)
 	io->eof = false;
 }
 
+long
+io_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+long
+io_deadline(int timeout_ms)
+{
+	return timeout_ms < 0 ? -1 : io_now_ms() + timeout_ms;
+}
+
+/*
+ * The one place the program waits on a peer: ppoll() with the terminating
+ * signals unblocked, until deadline. fd -1 waits for the signal or the
+ * deadline alone.
+ */
 int
-io_wait(int fd, short events, int timeout_ms)
+io_wait_until(int fd, short events, long deadline)
 {
 	struct pollfd pfd = { .fd = fd, .events = events };
 	struct timespec ts, *tsp = NULL;
+	long left;
 	int n;
 
-	if (sig_caught())
-		return IO_SIGNAL;
-	if (timeout_ms >= 0) {
-		ts.tv_sec = timeout_ms / 1000;
-		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
-		tsp = &ts;
-	}
 	for (;;) {
-		n = ppoll(&pfd, 1, tsp, sig_waitmask());
+		if (sig_caught())
+			return IO_SIGNAL;
+		if (deadline >= 0) {
+			left = deadline - io_now_ms();
+			if (left < 0)
+				left = 0;
+			ts.tv_sec = left / 1000;
+			ts.tv_nsec = (left % 1000) * 1000000L;
+			tsp = &ts;
+		}
+		n = ppoll(&pfd, fd >= 0 ? 1 : 0, tsp, sig_waitmask());
 		if (n > 0)
 			return 1;
 		if (n == 0)
 			return IO_TIMEOUT;
-		if (errno == EINTR) {
-			if (sig_caught())
-				return IO_SIGNAL;
-			continue;
-		}
-		return IO_ERROR;
+		if (errno != EINTR)
+			return IO_ERROR;
 	}
 }
 
 int
+io_wait(int fd, short events, int timeout_ms)
+{
+	return io_wait_until(fd, events, io_deadline(timeout_ms));
+}
+
+/*
+ * Writes what is queued, within one TimeOut for the whole of it (a peer
+ * that reads a byte at a time cannot stretch it). On failure the bytes
+ * already written are dropped from the queue, so that a later flush (the
+ * exit path's) never sends them twice.
+ */
+int
 io_flush(struct io *io)
 {
+	long deadline = io_deadline(io->timeout_ms);
 	size_t off = 0;
 	ssize_t n;
-	int r;
+	int r = IO_OK;
 
 	while (off < io->wlen) {
 		n = write(io->wfd, io->wbuf + off, io->wlen - off);
@@ -65,20 +98,24 @@ io_flush(struct io *io)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			r = io_wait(io->wfd, POLLOUT, io->timeout_ms);
+			r = io_wait_until(io->wfd, POLLOUT, deadline);
 			if (r < 0)
-				return r;
+				break;
+			r = IO_OK;
 			continue;
 		}
-		return IO_ERROR;
+		r = IO_ERROR;
+		break;
 	}
-	io->wlen = 0;
-	return IO_OK;
+	memmove(io->wbuf, io->wbuf + off, io->wlen - off);
+	io->wlen -= off;
+	return r;
 }
 
-/* Reads more input, after sending what is queued for the same peer. */
+/* Reads more input by deadline, after sending what is queued for the
+ * same peer. */
 static int
-io_fill(struct io *io)
+io_fill(struct io *io, long deadline)
 {
 	ssize_t n;
 	int r;
@@ -95,7 +132,7 @@ io_fill(struct io *io)
 	if (io->rlen == sizeof(io->rbuf))
 		return IO_OK;
 	for (;;) {
-		r = io_wait(io->rfd, POLLIN, io->timeout_ms);
+		r = io_wait_until(io->rfd, POLLIN, deadline);
 		if (r < 0)
 			return r;
 		n = read(io->rfd, io->rbuf + io->rlen,
@@ -117,6 +154,9 @@ io_fill(struct io *io)
 int
 io_getline(struct io *io, char *line, size_t max, size_t *len, bool *bare)
 {
+	/* One TimeOut for the whole line: a client that sends a byte at a
+	 * time cannot hold the session longer than that. */
+	long deadline = io_deadline(io->timeout_ms);
 	bool skipping = false;
 	unsigned char *lf;
 	size_t n;
@@ -135,7 +175,7 @@ io_getline(struct io *io, char *line, size_t max, size_t *len, bool *bare)
 			skipping = true;
 			io->rpos = io->rlen;
 		}
-		r = io_fill(io);
+		r = io_fill(io, deadline);
 		if (r != IO_OK)
 			return r;
 	}
@@ -157,7 +197,8 @@ io_peek(struct io *io, const unsigned char **p, size_t *n)
 {
 	int r;
 
-	if (io->rpos == io->rlen && (r = io_fill(io)) != IO_OK)
+	if (io->rpos == io->rlen &&
+	    (r = io_fill(io, io_deadline(io->timeout_ms))) != IO_OK)
 		return r;
 	*p = io->rbuf + io->rpos;
 	*n = io->rlen - io->rpos;

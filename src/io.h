@@ -5,6 +5,12 @@
  * same peer (or when the queue is full), so a reply never leaves in pieces
  * and a batch of replies leaves in one write. Reads are bounded by the
  * buffer; a line longer than the caller's limit is discarded, not grown.
+ *
+ * The waiting rule of the whole program: every wait is io_wait_until(),
+ * ppoll() with the terminating signals unblocked and a deadline. Each step
+ * gets TimeOut from its start as its deadline: a whole line, a whole
+ * reply line, a whole flush, a connect with its name lookup. So no step
+ * blocks past its deadline, and every one hears SIGTERM/SIGHUP/SIGINT.
  */
 #ifndef PROXSMTPD_IO_H
 #define PROXSMTPD_IO_H
@@ -36,10 +42,16 @@ struct io {
 };
 
 void	io_init(struct io *, int rfd, int wfd, int timeout_ms);
+/* Monotonic milliseconds; the deadline timeout_ms from now (-1: none). */
+long	io_now_ms(void);
+long	io_deadline(int timeout_ms);
 /*
- * Waits for events on fd until timeout_ms (-1: forever). Returns 1 when
- * ready, or IO_TIMEOUT, IO_SIGNAL, IO_ERROR.
+ * Waits for events on fd (-1: none, a signal or the deadline only) until
+ * deadline (io_now_ms() time, -1: none). Returns 1 when ready, or
+ * IO_TIMEOUT, IO_SIGNAL, IO_ERROR.
  */
+int	io_wait_until(int fd, short events, long deadline);
+/* io_wait_until(fd, events, io_deadline(timeout_ms)). */
 int	io_wait(int fd, short events, int timeout_ms);
 /*
  * Reads one line ending in LF (a CR before it is dropped) into line, NUL
