@@ -366,17 +366,75 @@ client_setup() { # [TIMEOUT]
 	printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: nul\r\n\r\nbefore\0after\r\n.\r\nQUIT\r\n' |
 		smtp_raw | tr -d '\r' >"$T/out"
 	[[ "$(end_reply)" == 250* ]]
-	grep -aq $'^before\x00after$' "$(sink_file)" || grep -aqP '^before\x00after$' "$(sink_file)"
+	[ "$(sink_count)" -eq 1 ]
+	# The line as bytes (smtp-sink's dump has LF line ends): the NUL in
+	# its place, neither dropped nor taken for a line end. A bash string
+	# cannot hold a NUL, so the bytes are compared as files.
+	grep -a '^before' "$(sink_file)" >"$T/line"
+	od -c "$T/line"
+	cmp "$T/line" <(printf 'before\0after\n')
+	# No other line has one.
+	[ "$(grep -caP '\x00' "$(sink_file)")" -eq 1 ]
 }
 
-@test "bare LF and bare CR ending commands" {
-	client_setup
-	out=$(printf 'EHLO c.test\nMAIL FROM:<a@b.test>\rRCPT TO:<c@d.test>\r\nQUIT\r\n' | smtp_raw | tr -d '\r')
-	echo "$out"
-	grep -q '^221 ' <<<"$out"
-	# Whatever is made of them, the upstream never sees a bare CR or LF
-	# command: no message, and no 5xx from smtp-sink about garbage.
+# The commands smtp-sink -v received, in order.
+sink_commands() {
+	sed -n 's/^smtp-sink: //p' "$T/sink.log" |
+		grep -E '^(HELO|EHLO|MAIL|RCPT|DATA|RSET|NOOP|QUIT|\.)( |$)'
+}
+
+@test "bare LF ending commands: a whole transaction is understood, each command relayed once" {
+	# The proxy takes a bare LF for the end of a command line, as
+	# Postfix does; the body's bare LFs become CRLF (BareNewline
+	# normalize); only CRLF.CRLF ends the data.
+	start_sink -v
+	write_conf "FilterCommand: cat" "TimeOut: 10"
+	start_proxy
+	printf 'EHLO c.test\nMAIL FROM:<a@b.test>\nRCPT TO:<c@d.test>\nDATA\nSubject: lf\n\nline one\nline two\r\n.\r\nQUIT\n' |
+		smtp_raw >"$T/raw"
+	cat -A "$T/raw"
+	tr -d '\r' <"$T/raw" >"$T/out"
+	# One reply per command, in order (EHLO's 250- lines left out).
+	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = \
+	    "220 250 250 250 354 250 221 " ]
+	[[ "$(end_reply)" == "250 2.0.0 Ok"* ]]
+	[ "$(session_status)" = 0 ]
+	# One message, its envelope and lines as sent.
+	[ "$(sink_count)" -eq 1 ]
+	grep -qx 'X-Mail-Args: <a@b.test>' "$(sink_file)"
+	grep -qx 'X-Rcpt-Args: <c@d.test>' "$(sink_file)"
+	[ "$(sink_message | sed '$d')" = "$(printf 'Subject: lf\n\nline one\nline two')" ]
+	# The upstream got each command once, as the client meant it.
+	sink_commands >"$T/cmds"
+	cat "$T/cmds"
+	[ "$(tr '\n' '|' <"$T/cmds")" = "EHLO c.test|MAIL FROM:<a@b.test>|RCPT TO:<c@d.test>|DATA|.|QUIT|" ]
+	no_temp_files
+}
+
+@test "bare CR ending commands: the line up to the LF is refused whole, nothing of it relayed" {
+	# A whole transaction with CR line ends is one line with control
+	# characters in it: 500, and none of its commands, nor its message,
+	# may reach the upstream (a proxy that split at CR would deliver it).
+	start_sink -v
+	write_conf "FilterCommand: cat" "TimeOut: 10"
+	start_proxy
+	{
+		printf 'EHLO c.test\rMAIL FROM:<a@b.test>\rRCPT TO:<c@d.test>\rDATA\r'
+		printf 'Subject: cr\r\rbody\r.\r\r\n'
+		# A CR just before the LF is a CRLF: the session goes on.
+		printf 'NOOP\r\nMAIL FROM:<ok@b.test>\rRCPT TO:<x@d.test>\r\nDATA\r\nQUIT\r\n'
+	} | smtp_raw >"$T/raw"
+	cat -A "$T/raw"
+	tr -d '\r' <"$T/raw" >"$T/out"
+	[ "$(awk '{ printf "%s ", $1 }' "$T/out")" = "220 500 250 500 503 221 " ]
+	[ "$(grep -c '^500 5.5.2 Error: invalid character in command$' "$T/out")" -eq 2 ]
+	grep -qx '503 5.5.1 Error: need MAIL command' "$T/out"
+	[ "$(session_status)" = 0 ]
 	[ "$(sink_count)" -eq 0 ]
+	sink_commands >"$T/cmds"
+	cat "$T/cmds"
+	[ "$(tr '\n' '|' <"$T/cmds")" = "NOOP|QUIT|" ]
+	no_temp_files
 }
 
 # --- the local system ------------------------------------------------------------
