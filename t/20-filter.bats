@@ -42,23 +42,6 @@ smtp_raw_slow() {
 	socat -t 120 -T 120 - "TCP:127.0.0.1:${SEND_PORT:-$PORT}"
 }
 
-# True while PID exists and is not a zombie.
-proc_alive() {
-	local st
-	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	[ -n "$st" ] && [[ "$st" != Z* ]]
-}
-
-# Waits (up to 5 s) until PID is gone or a zombie.
-proc_gone() {
-	local i=0
-	while proc_alive "$1"; do
-		i=$((i + 1))
-		[ "$i" -lt 50 ] || return 1
-		sleep 0.1
-	done
-}
-
 # The upstream got no message at all.
 nothing_forwarded() {
 	[ "$(sink_count)" -eq 0 ]
