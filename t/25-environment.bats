@@ -414,7 +414,7 @@ names_are_standard() { # N [REMOTE REMOTE_HELO]
 	cat -A "$T/out"
 	[ "$(reply_codes "$T/out")" = "220 250 500 500 500 500 501 500 $(printf '250 250 354 250 %.0s' 1 2 3)221 " ]
 	[ "$(tr -d '\r' <"$T/out" | grep -c '^500 5.5.2 Error: invalid character in command$')" -eq 4 ]
-	tr -d '\r' <"$T/out" | grep -qx '501 5.5.4 Syntax: MAIL FROM:<address>'
+	tr -d '\r' <"$T/out" | grep -q '^501 5.5.4 Syntax: MAIL FROM:<address>'
 	tr -d '\r' <"$T/out" | grep -qx '500 5.5.2 Error: line too long'
 	# Only the three good ones went upstream.
 	[ "$(sink_commands | grep -c '^MAIL')" -eq 3 ]
@@ -440,7 +440,7 @@ names_are_standard() { # N [REMOTE REMOTE_HELO]
 	} | smtp_raw >"$T/out"
 	cat -A "$T/out"
 	[ "$(reply_codes "$T/out")" = "220 250 250 500 500 500 500 501 500 250 250 250 354 250 221 " ]
-	tr -d '\r' <"$T/out" | grep -qx '501 5.5.4 Syntax: RCPT TO:<address>'
+	tr -d '\r' <"$T/out" | grep -q '^501 5.5.4 Syntax: RCPT TO:<address>'
 	[ "$(sink_commands | grep -c '^RCPT')" -eq 3 ]
 	env_is 1 RECIPIENTS $'a=b=c@r.test\n\xff\xfe@r.test\n'"$a1023"
 	names_are_standard 1

@@ -258,25 +258,33 @@ xclient_send() {
 	! grep -q '127.0.0.7' "$m" || false
 }
 
-@test "XClient: on with an upstream that does not offer XCLIENT: none is sent, the mail goes through" {
-	# The after-queue reinjection smtpd does not allow XCLIENT.
+@test "XClient: on with an upstream that does not offer XCLIENT: 421, nothing relayed, the reason logged" {
+	# The after-queue reinjection smtpd does not allow XCLIENT: relaying
+	# the client as the proxy's own trusted address would make an open
+	# relay, so the session fails closed.
 	write_conf "OutAddress: 127.0.0.1:$PF_AQ_BACK" "XClient: on"
 	start_proxy_at "$(free_port)"
+	before=$(maillog | wc -l)
 	run xclient_send
-	[ "$status" -eq 0 ]
-	[[ "$(data_reply)" == "250 "* ]]
-	wait_delivered "$MARK"
-	m=$(delivered "$MARK")
-	grep -q '^Received: from seven.client.test (.*\[127.0.0.1\])' "$m"
-	grep -q 'does not offer XCLIENT' "$PROXY_LOG"
-	# Postfix logs no XCLIENT command; what it took for the client of
-	# this message is the proxy's own address.
-	qid=$(queue_id)
-	[ -n "$qid" ]
-	maillog | grep -q "postfix/smtpd\[[0-9]*\]: $qid: client=[^ ]*\[127.0.0.1\]$"
+	[ "$status" -ne 0 ]
+	grep -q "^<\*\* *421 4\.[0-9.]* $HOSTNAME_NOW " "$T/swaks.out"
+	! grep -q '^<.* 250 .*queued' "$T/swaks.out" || false
+	[ "$(session_status)" = 111 ]
+	grep -q "XClient is on but upstream 127.0.0.1:$PF_AQ_BACK does not offer XCLIENT" "$PROXY_LOG"
+	# Postfix saw the proxy's EHLO and nothing of the client's mail: its
+	# summary of the connection counts no MAIL, and no queue file was made.
+	i=0
+	until maillog | tail -n +$((before + 1)) | grep -q 'postfix/smtpd\[[0-9]*\]: disconnect from '; do
+		i=$((i + 1))
+		[ "$i" -lt 100 ] || { echo "Postfix logged no disconnect" >&2; false; }
+		sleep 0.1
+	done
+	maillog | tail -n +$((before + 1)) >"$T/maillog.new"
+	cat "$T/maillog.new"
+	grep -q 'disconnect from .* ehlo=1 ' "$T/maillog.new"
+	! grep -q 'disconnect from .* mail=' "$T/maillog.new" || false
+	! grep -q ': client=' "$T/maillog.new" || false
 }
-
-# --- a refusing upstream -----------------------------------------------------
 
 @test "Postfix refuses the proxy in its greeting: the client gets the code, enhanced code and reason" {
 	# PF_REFUSE answers the connection with two lines:
