@@ -82,7 +82,7 @@ check_outcome_lines() { # FILE PREFIX-REGEX
 	grep -Eq "${p}client=127\.0\.0\.1 from=<drop@a\.test> to=<r3@b\.test> nrcpt=1 size=$sz outcome=dropped reply=\"250 2\.0\.0 Ok: dropped\"( detail=\"[^\"]*\")? filter_ms=[0-9]+\$" "$f"
 	sz=$(message_size tempfail)
 	grep -Eq "${p}client=127\.0\.0\.1 from=<tmp@a\.test> to=<r4@b\.test> nrcpt=1 size=$sz outcome=tempfail reply=\"451 4\.[0-9.]+ [^\"]*\"( detail=\"[^\"]*\")? filter_ms=[0-9]+\$" "$f"
-	! grep -q 'abandoned' "$f"
+	! grep -q 'abandoned' "$f" || false
 }
 
 # --- stderr with -d ------------------------------------------------------------
@@ -101,11 +101,11 @@ check_outcome_lines() { # FILE PREFIX-REGEX
 			if [ "$i" -le "$d" ]; then
 				grep -qF "${LEVEL_LINES[$i]}" <<<"$stderr"
 			else
-				! grep -qF "${LEVEL_LINES[$i]}" <<<"$stderr"
+				! grep -qF "${LEVEL_LINES[$i]}" <<<"$stderr" || false
 			fi
 		done
 		# Every line is the proxy's, with its pid and the session id.
-		! grep -Ev '^proxsmtpd\[[0-9]+\]: [0-9a-f]{12}: ' <<<"$stderr"
+		! grep -Ev '^proxsmtpd\[[0-9]+\]: [0-9a-f]{12}: ' <<<"$stderr" || false
 	done
 }
 
@@ -121,7 +121,7 @@ check_outcome_lines() { # FILE PREFIX-REGEX
 	run --separate-stderr "$PROXSMTPD" -d 3 -f "$CONF" <"$T/in"
 	echo "$stderr"
 	[ "$(grep -c 'outcome=' <<<"$stderr")" -eq 4 ]
-	! grep -q 'connection from\|session closed\|reply to' <<<"$stderr"
+	! grep -q 'connection from\|session closed\|reply to' <<<"$stderr" || false
 	run --separate-stderr "$PROXSMTPD" -d 4 -f "$CONF" <"$T/in"
 	echo "$stderr"
 	grep -q 'connection from 127.0.0.1' <<<"$stderr"
@@ -212,7 +212,7 @@ check_outcome_lines() { # FILE PREFIX-REGEX
 	# Every line of ours: facility mail (2), identifier proxsmtpd[pid].
 	grep 'proxsmtpd' "$T/syslog" >"$T/ours"
 	[ -s "$T/ours" ]
-	! grep -Ev "^<(1[6-9]|2[0-3])>[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} proxsmtpd\[($pid1|$pid2)\]: [0-9a-f]{12}: " "$T/ours"
+	! grep -Ev "^<(1[6-9]|2[0-3])>[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} proxsmtpd\[($pid1|$pid2)\]: [0-9a-f]{12}: " "$T/ours" || false
 	# The message lines: LOG_MAIL|LOG_INFO = <22>, from the first session.
 	grep "proxsmtpd\[$pid1\]" "$T/ours" >"$T/ours1"
 	check_outcome_lines "$T/ours1" "^<22>[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} proxsmtpd\\[$pid1\\]: [0-9a-f]{12}: "
@@ -224,8 +224,8 @@ check_outcome_lines() { # FILE PREFIX-REGEX
 	grep -q "^<20>.* proxsmtpd\[$pid2\]: .*lost connection" "$T/ours"
 	grep -q "^<21>.* proxsmtpd\[$pid2\]: .*refused XCLIENT" "$T/ours"
 	grep -q "^<22>.* proxsmtpd\[$pid2\]: .*outcome=tempfail" "$T/ours"
-	! grep -q '^<23>' "$T/ours"
-	! grep -q 'connection from' "$T/ours"
+	! grep -q '^<23>' "$T/ours" || false
+	! grep -q 'connection from' "$T/ours" || false
 }
 
 # --- the journal ------------------------------------------------------------------

@@ -21,7 +21,7 @@ install_tree() {
 		usr/share/proxsmtpd/systemd/proxsmtpd-transparent.conf; do
 		[ -s "$T/root/$f" ] || { echo "missing: $f"; return 1; }
 	done
-	! grep -rl '@sbindir@\|@sysconfdir@' "$T/root"
+	! grep -rl '@sbindir@\|@sysconfdir@' "$T/root" || false
 	grep -q '^ExecStart=/usr/sbin/proxsmtpd -f /etc/proxsmtpd.conf$' \
 		"$T/root/usr/lib/systemd/system/proxsmtpd@.service"
 	grep -q 'server[[:space:]]*= /usr/sbin/proxsmtpd$' "$T/root/etc/xinetd.d/proxsmtpd"
