@@ -73,12 +73,16 @@ fuzz-smoke:
 	@scripts/deps fuzz
 	@fuzz/run --smoke
 
-demo: proxsmtpd
+# The packages first (the compiler among them), then the build: a fresh
+# machine needs nothing else typed.
+demo:
 	@scripts/deps demo
+	@$(MAKE) --no-print-directory proxsmtpd
 	@scripts/demo
 
-bench: proxsmtpd
+bench:
 	@scripts/deps bench
+	@$(MAKE) --no-print-directory proxsmtpd
 	@bench/run
 
 install: proxsmtpd
