@@ -85,22 +85,23 @@ bench:
 	@$(MAKE) --no-print-directory proxsmtpd
 	@bench/run
 
+# The installed man pages, units and xinetd entry name the real paths.
+SUBST = sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
+	    -e 's|@datadir@|$(datadir)|g' -e 's|@unitdir@|$(unitdir)|g' \
+	    -e 's|@xinetddir@|$(xinetddir)|g'
+
 install: proxsmtpd
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5 \
 	  $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir) $(DESTDIR)$(xinetddir) \
 	  $(DESTDIR)$(datadir)/proxsmtpd/filters
 	install -m 755 proxsmtpd $(DESTDIR)$(sbindir)/proxsmtpd
-	sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
-	  man/proxsmtpd.8 > $(DESTDIR)$(mandir)/man8/proxsmtpd.8
-	sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
-	  man/proxsmtpd.conf.5 > $(DESTDIR)$(mandir)/man5/proxsmtpd.conf.5
+	$(SUBST) man/proxsmtpd.8 > $(DESTDIR)$(mandir)/man8/proxsmtpd.8
+	$(SUBST) man/proxsmtpd.conf.5 > $(DESTDIR)$(mandir)/man5/proxsmtpd.conf.5
 	for f in proxsmtpd.socket proxsmtpd@.service; do \
-	  sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
-	    systemd/$$f > $(DESTDIR)$(unitdir)/$$f; done
+	  $(SUBST) systemd/$$f > $(DESTDIR)$(unitdir)/$$f; done
 	install -d $(DESTDIR)$(datadir)/proxsmtpd/systemd
 	install -m 644 systemd/proxsmtpd-transparent.conf $(DESTDIR)$(datadir)/proxsmtpd/systemd/
-	sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
-	  xinetd.d/proxsmtpd > $(DESTDIR)$(xinetddir)/proxsmtpd
+	$(SUBST) xinetd.d/proxsmtpd > $(DESTDIR)$(xinetddir)/proxsmtpd
 	install -m 644 proxsmtpd.conf.sample $(DESTDIR)$(sysconfdir)/proxsmtpd.conf.sample
 	[ -e $(DESTDIR)$(sysconfdir)/proxsmtpd.conf ] || \
 	  install -m 644 proxsmtpd.conf.sample $(DESTDIR)$(sysconfdir)/proxsmtpd.conf
