@@ -17,14 +17,29 @@ GCC_WARN   = -Wno-format-truncation
 CPPFLAGS  += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \
              -DDEFAULT_CONFIG='"$(sysconfdir)/proxsmtpd.conf"'
 
-SRCS = src/main.c src/config.c src/log.c src/sig.c src/io.c src/reply.c \
+# The journal and LISTEN_FDS: our own code (src/sysd.c), or with
+# LIBSYSTEMD=1 libsystemd's sd_journal_sendv() and sd_listen_fds()
+# (src/sysd-libsystemd.c; needs libsystemd-dev: scripts/deps libsystemd).
+# The rest of the program is the same.
+CORE = src/main.c src/config.c src/log.c src/sig.c src/io.c src/reply.c \
        src/upstream.c src/spool.c src/data.c src/filter.c src/session.c
+SRCS = $(CORE) $(if $(LIBSYSTEMD),src/sysd-libsystemd.c,src/sysd.c)
+SYSD_LIBS = $(if $(LIBSYSTEMD),-lsystemd)
 HDRS = $(wildcard src/*.h)
+# Which of the two ./proxsmtpd is: a change of LIBSYSTEMD rebuilds it.
+BUILD_KIND = $(if $(LIBSYSTEMD),libsystemd,native)
 
 all: proxsmtpd
 
-proxsmtpd: $(SRCS) $(HDRS) Makefile
-	$(CC) -std=c17 $(WARN) $(if $(findstring clang,$(CC)),,$(GCC_WARN)) $(CPPFLAGS) $(CFLAGS) -o $@ $(SRCS) $(LDFLAGS)
+.build-kind: FORCE
+	@[ "$$(cat $@ 2>/dev/null)" = $(BUILD_KIND) ] || echo $(BUILD_KIND) >$@
+
+proxsmtpd: $(SRCS) $(HDRS) Makefile .build-kind
+	$(CC) -std=c17 $(WARN) $(if $(findstring clang,$(CC)),,$(GCC_WARN)) $(CPPFLAGS) $(CFLAGS) -o $@ $(SRCS) $(LDFLAGS) $(SYSD_LIBS)
+
+# The LIBSYSTEMD=1 program beside the default one, for the tests in CI.
+proxsmtpd-libsystemd: $(CORE) src/sysd-libsystemd.c $(HDRS) Makefile
+	$(CC) -std=c17 $(WARN) $(if $(findstring clang,$(CC)),,$(GCC_WARN)) $(CPPFLAGS) $(CFLAGS) -o $@ $(CORE) src/sysd-libsystemd.c $(LDFLAGS) -lsystemd
 
 # The same program under AddressSanitizer and UndefinedBehaviorSanitizer.
 proxsmtpd-asan: $(SRCS) $(HDRS) Makefile
@@ -38,7 +53,7 @@ proxsmtpd-clang: $(SRCS) $(HDRS) Makefile
 
 cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
-	  --std=c11 --inline-suppr -D_GNU_SOURCE -Isrc $(SRCS)
+	  --std=c11 --inline-suppr -D_GNU_SOURCE -Isrc $(CORE) src/sysd.c src/sysd-libsystemd.c
 
 # The whole suite. In CI (CI=true) also the clang build, cppcheck, the fuzz
 # targets for 10 s each, their regression inputs, and the suite again under
@@ -116,7 +131,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(datadir)/proxsmtpd
 
 clean:
-	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang t/.counts t/.fuzz.log t/.regress.log
+	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang proxsmtpd-libsystemd .build-kind t/.counts t/.fuzz.log t/.regress.log
 	rm -rf fuzz/build
 
-.PHONY: all check demo bench install uninstall clean cppcheck fuzz fuzz-smoke
+.PHONY: FORCE all check demo bench install uninstall clean cppcheck fuzz fuzz-smoke

@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # Where the log goes and what it says: stderr with -d and its levels,
-# nothing at all on fd 2 without -d, one info line per message with its
-# fields, syslog facility mail when there is no journal, and the journal's
-# structured fields. syslog and journal are captured in private namespaces
+# stderr without -d only where neither journal nor syslog exists and fd 2 is
+# not a socket, one info line per message with its fields, syslog facility
+# mail when there is no journal, and the journal's structured fields. syslog and journal are captured in private namespaces
 # (t/lib/logcapture.bash).
 
 bats_require_minimum_version 1.5.0
@@ -129,9 +129,9 @@ check_outcome_lines() { # FILE PREFIX-REGEX
 	[ "$(grep -c 'outcome=' <<<"$stderr")" -eq 4 ]
 }
 
-# --- nothing on fd 2 without -d ------------------------------------------------------
+# --- without -d: no journal, no syslog ----------------------------------------------
 
-@test "without -d nothing at all is written to fd 2, even with no journal or syslog to go to" {
+@test "without -d, with neither journal nor syslog socket, the log goes to stderr (info and above)" {
 	write_conf 'FilterCommand: /nonexistent/filter' 'Listen: 0.0.0.0:25'
 	levels_session >"$T/levels.in"
 	cat >"$T/run.sh" <<-EOF
@@ -143,14 +143,47 @@ check_outcome_lines() { # FILE PREFIX-REGEX
 	run in_log_ns none "$T/unused" sh "$T/run.sh"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	cat "$T/out"
+	cat "$T/out" "$T/err"
 	[ "$(cat "$T/rc")" = 1 ]
 	grep -q '^451 4.3.0 ' "$T/out"
-	[ ! -s "$T/err" ]
-	# A configuration error, no -d: exit 100, still nothing on fd 2.
+	# err, warning, notice and info, as with -d 3; debug only with -d 4.
+	local i
+	for i in 0 1 2 3; do
+		grep -qF "${LEVEL_LINES[$i]}" "$T/err"
+	done
+	! grep -qF "${LEVEL_LINES[4]}" "$T/err" || false
+	! grep -q 'ignored (the launcher does that job)' "$T/err" || false
+	! grep -Ev '^proxsmtpd\[[0-9]+\]: [0-9a-f]{12}: ' "$T/err" || false
+	# Nothing of the log on stdout, the client's side.
+	! grep -v '^[0-9][0-9][0-9][ -]' "$T/out" || false
+	# A configuration error, no -d: exit 100, the reason on stderr.
+	cat "$T/err2"
 	[ "$(cat "$T/rc2")" = 100 ]
-	[ ! -s "$T/err2" ]
+	grep -q "^proxsmtpd\[[0-9]*\]: .*missing.conf" "$T/err2"
 	[ ! -s "$T/out2" ]
+}
+
+@test "without -d, with fd 2 a socket (inetd, xinetd), nothing of the log is written to it" {
+	write_conf 'FilterCommand: /nonexistent/filter'
+	levels_session >"$T/levels.in"
+	# socat gives the proxy one socket as stdin, stdout and stderr, as
+	# xinetd does; what comes back is all the client would see.
+	cat >"$T/run.sh" <<-EOF
+	# The session ends lost mid-transaction: exit 1, which socat reports.
+	socat -t 5 - EXEC:"$PROXSMTPD -f $CONF",stderr <"$T/levels.in" >"$T/out"
+	socat -t 5 - EXEC:"$PROXSMTPD -d 4 -f $CONF",stderr <"$T/levels.in" >"$T/out-d4"
+	exit 0
+	EOF
+	run in_log_ns none "$T/unused" sh "$T/run.sh"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	cat "$T/out"
+	grep -q '^451 4.3.0 ' "$T/out"
+	# Only SMTP replies.
+	! grep -v $'^[0-9][0-9][0-9][ -].*\r$' "$T/out" || false
+	# The harness can see stderr: with -d 4 (which the manual warns
+	# against here) the log lines do arrive on the socket.
+	grep -q '^proxsmtpd\[[0-9]*\]: .*filter could not be run' "$T/out-d4"
 }
 
 # --- the per-message line ----------------------------------------------------------
