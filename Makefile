@@ -56,22 +56,27 @@ cppcheck:
 	  --std=c11 --inline-suppr -D_GNU_SOURCE -Isrc $(CORE) src/sysd.c src/sysd-libsystemd.c
 
 # The whole suite. In CI (CI=true) also the clang build, cppcheck, the fuzz
-# targets for 10 s each, their regression inputs, and the suite again under
-# ASan+UBSan; the last line is the total for all runs.
+# targets for 10 s each, their regression inputs, the logging and launcher
+# tests (the journal, LISTEN_FDS) against the LIBSYSTEMD=1 build, and the
+# suite again under ASan+UBSan; the last line is the total for all runs.
 TESTS ?= t/*.bats
+SYSD_TESTS = $(filter t/40-launchers.bats t/50-logging.bats,$(wildcard $(TESTS)))
 check:
 	@scripts/deps check
 	@$(MAKE) --no-print-directory proxsmtpd
 	@rm -f t/.counts
 	@t/run --label gcc --counts t/.counts $(TESTS) || true
 	@if [ "$$CI" = true ] || [ -n "$$CHECK_FULL" ]; then \
-	  $(MAKE) --no-print-directory proxsmtpd-clang cppcheck proxsmtpd-asan && \
+	  $(MAKE) --no-print-directory proxsmtpd-clang cppcheck proxsmtpd-asan \
+	    proxsmtpd-libsystemd && \
 	  { fuzz/run --smoke | tee t/.fuzz.log; \
 	    awk '$$1 != "total" && / crashes [0-9]+$$/ { if ($$NF == 0) p++; else f++ } \
 	      END { print "fuzz", p + 0, f + 0 }' t/.fuzz.log >>t/.counts; } && \
 	  { fuzz/run --regress | tee t/.regress.log; \
 	    awk '/: fixed: / { p++ } /: FAILS/ { f++ } \
 	      END { print "fuzz-regress", p + 0, f + 0 }' t/.regress.log >>t/.counts; } && \
+	  { [ -z "$(SYSD_TESTS)" ] || PROXSMTPD=$(CURDIR)/proxsmtpd-libsystemd \
+	    t/run --label libsystemd --counts t/.counts $(SYSD_TESTS) || true; } && \
 	  PROXSMTPD=$(CURDIR)/proxsmtpd-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    t/run --label asan --counts t/.counts $(TESTS) || true; \
