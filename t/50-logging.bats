@@ -310,3 +310,109 @@ check_outcome_lines() { # FILE PREFIX-REGEX
 	jf PRIORITY=3 MESSAGE | grep -q 'killed by signal 9'
 	[ -z "$(jf PRIORITY=7 MESSAGE)" ]
 }
+
+# --- INTERFACE.md against a real run ------------------------------------------------
+
+@test "the documented interface (INTERFACE.md): journal fields, session id, the SIGTERM reply" {
+	doc=$BATS_TEST_DIRNAME/../INTERFACE.md
+	# What INTERFACE.md promises, read from it so that the two cannot
+	# drift apart.
+	every=$(sed -n 's/^Journal fields of every entry: //p' "$doc" | grep -oE '\b[A-Z][A-Z_]+\b' | sort)
+	also=$(sed -n "s/^the message's entry also: //p" "$doc" | grep -oE '\b[A-Z][A-Z_]+\b' | sort)
+	sigterm=$(sed -n 's/^- SIGTERM\/SIGHUP\/SIGINT: `\(.*\)` then exit 1$/\1/p' "$doc")
+	echo "every entry: $every"; echo "message entry also: $also"; echo "SIGTERM: $sigterm"
+	[ "$(wc -l <<<"$every")" -ge 5 ] && [ "$(wc -l <<<"$also")" -ge 7 ]
+	[[ "$sigterm" == "421 "*"<host>"* ]]
+	grep -qx 'RECIPIENTS' <<<"$also"
+
+	# A session with a message of each outcome, and one that gets SIGTERM
+	# while its filter runs; the journal of a namespace of our own
+	# records both.
+	write_conf "FilterCommand: $(outcome_filter)"
+	outcomes_session >"$T/in"
+	slow=$(write_filter slow.sh "touch '$T/started'" 'sleep 30' 'cat')
+	sed "s|^FilterCommand: .*|FilterCommand: $slow|" "$CONF" >"$T/slow.conf"
+	{
+		printf 'EHLO c.test\r\n'
+		one_message term@a.test term r1@b.test
+		printf 'QUIT\r\n'
+	} >"$T/in2"
+	grep -v '^FilterCommand:' "$CONF" >"$T/nofilter.conf"
+	{
+		printf 'EHLO c.test\r\n'
+		one_message plain@a.test plain r1@b.test
+		printf 'QUIT\r\n'
+	} >"$T/in3"
+	cat >"$T/run.sh" <<-EOF
+	"$PROXSMTPD" -f "$CONF" <"$T/in" >"$T/out" 2>"$T/err"
+	echo "\$?" >"$T/rc"
+	"$PROXSMTPD" -f "$T/nofilter.conf" <"$T/in3" >"$T/out3" 2>"$T/err3"
+	"$PROXSMTPD" -f "$T/slow.conf" <"$T/in2" >"$T/out2" 2>"$T/err2" &
+	p=\$!
+	i=0
+	until [ -e "$T/started" ]; do i=\$((i + 1)); [ \$i -lt 500 ] || break; sleep 0.02; done
+	kill -TERM \$p
+	wait \$p
+	echo "\$?" >"$T/rc2"
+	EOF
+	run in_log_ns journal "$T/journal.json" sh "$T/run.sh"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/rc")" = 0 ]
+	[ -e "$T/started" ]
+	[ ! -s "$T/err" ] && [ ! -s "$T/err2" ]
+
+	# Every entry has exactly the documented fields (those journald adds
+	# itself begin with "_"), the message entries the others as well, each
+	# field once (a repeated field would be a JSON list).
+	/usr/bin/python3 - "$T/journal.json" >"$T/fields" <<-'EOF'
+	import json, sys
+	for line in open(sys.argv[1]):
+	    e = json.loads(line)
+	    mine = sorted(k for k in e if not k.startswith("_"))
+	    lists = [k for k in mine if isinstance(e[k], list)]
+	    print(e.get("OUTCOME", "-"), "repeated:" + ",".join(lists) if lists else "once", " ".join(mine))
+	EOF
+	cat "$T/fields"
+	want_every=$(tr '\n' ' ' <<<"$every" | sed 's/ $//')
+	want_msg=$(sort <<<"$every"$'\n'"$also" | tr '\n' ' ' | sed 's/ $//')
+	want_nofilter=$(sort <<<"$every"$'\n'"$also" | grep -vx FILTER_MS | tr '\n' ' ' | sed 's/ $//')
+	! grep -v ' once ' "$T/fields" || false
+	# The lines that are not a message's (the killed filter's error, the
+	# SIGTERM warning).
+	[ "$(grep -c '^- ' "$T/fields")" -ge 2 ]
+	! grep '^- ' "$T/fields" | grep -vx -- "- once $want_every" || false
+	# forwarded, rejected, dropped, tempfail of the first session, and the
+	# message cut short by SIGTERM: a filter ran for each.
+	[ "$(grep -cx -- "[a-z]* once $want_msg" "$T/fields")" -eq 5 ]
+	# No filter ran: no FILTER_MS.
+	[ "$(grep -cx -- "forwarded once $want_nofilter" "$T/fields")" -eq 1 ]
+	[ "$(jfield "$T/journal.json" SENDER=plain@a.test OUTCOME)" = forwarded ]
+	[ -z "$(jfield "$T/journal.json" SENDER=plain@a.test FILTER_MS)" ]
+
+	# The session id: 12 hexadecimal digits in SESSION_ID, one per
+	# session, the same on all of a session's entries.
+	jfield "$T/journal.json" SYSLOG_IDENTIFIER=proxsmtpd SESSION_ID | sort -u >"$T/ids"
+	cat "$T/ids"
+	[ "$(wc -l <"$T/ids")" -eq 3 ]
+	! grep -Evx '[0-9a-f]{12}' "$T/ids" || false
+	# The message line's text, as documented.
+	jfield "$T/journal.json" SENDER=fwd@a.test MESSAGE |
+		grep -Ex 'client=127\.0\.0\.1 from=<fwd@a\.test> to=<r1@b\.test>,<r2@b\.test> nrcpt=2 size=[0-9]+ outcome=forwarded reply="250 2\.0\.0 Ok" filter_ms=[0-9]+'
+	[ "$(jfield "$T/journal.json" SENDER=fwd@a.test RECIPIENTS)" = '<r1@b.test>,<r2@b.test>' ]
+
+	# SIGTERM: the documented reply, our host name in it, exit 1; the
+	# message's entry says so.
+	want="${sigterm/<host>/$HOSTNAME_NOW}"
+	cat "$T/out2"
+	[ "$(tail -1 "$T/out2")" = "$want"$'\r' ]
+	[ "$(cat "$T/rc2")" = 1 ]
+	[ "$(jfield "$T/journal.json" SENDER=term@a.test REPLY)" = "$want" ]
+	[ "$(jfield "$T/journal.json" SENDER=term@a.test OUTCOME)" = tempfail ]
+
+	# The same session on stderr (-d 3): "proxsmtpd[PID]: SESSION: text".
+	run --separate-stderr "$PROXSMTPD" -d 3 -f "$CONF" <"$T/in"
+	echo "$stderr"
+	! grep -Evx 'proxsmtpd\[[0-9]+\]: [0-9a-f]{12}: .+' <<<"$stderr" || false
+	grep -Ex 'proxsmtpd\[[0-9]+\]: [0-9a-f]{12}: client=127\.0\.0\.1 from=<fwd@a\.test> .* outcome=forwarded .*' <<<"$stderr"
+}
