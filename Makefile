@@ -110,6 +110,12 @@ SUBST = sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
 	    -e 's|@datadir@|$(datadir)|g' -e 's|@unitdir@|$(unitdir)|g' \
 	    -e 's|@xinetddir@|$(xinetddir)|g'
 
+# What LIBSYSTEMD=1 costs each session, against the default build: its
+# section of bench/results.md.
+bench-libsystemd:
+	@scripts/deps bench-libsystemd
+	@bench/libsystemd
+
 install: proxsmtpd
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5 \
 	  $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir) $(DESTDIR)$(xinetddir) \
@@ -139,4 +145,4 @@ clean:
 	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang proxsmtpd-libsystemd .build-kind t/.counts t/.fuzz.log t/.regress.log
 	rm -rf fuzz/build
 
-.PHONY: FORCE all check demo bench install uninstall clean cppcheck fuzz fuzz-smoke
+.PHONY: FORCE all check demo bench bench-libsystemd install uninstall clean cppcheck fuzz fuzz-smoke
