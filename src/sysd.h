@@ -15,7 +15,8 @@
 #define SYSD_JOURNAL_SOCKET	"/run/systemd/journal/socket"
 #define SYSD_LISTEN_FDS_START	3	/* passed sockets: fds from 3 on */
 
-/* A channel to the journal (>= 0), or -1 when none can be opened. */
+/* A channel to the journal (>= 0), or -1 when none can be opened; called
+ * once its socket SYSD_JOURNAL_SOCKET is known to exist. */
 int	sysd_journal_open(void);
 /* One entry: n "FIELD=value" iovecs, no newline in any value. Never fails
  * the caller: an entry that cannot be sent is lost. (sysd.c never blocks
