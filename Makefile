@@ -60,6 +60,7 @@ cppcheck:
 # targets for 10 s each, their regression inputs, the logging and launcher
 # tests (the journal, LISTEN_FDS) against the LIBSYSTEMD=1 build, and the
 # suite again under ASan+UBSan; the last line is the total for all runs.
+# A fuzz run that reports no target at all (they did not build) is a failure.
 TESTS ?= t/*.bats
 SYSD_TESTS = $(filter t/40-launchers.bats t/50-logging.bats,$(wildcard $(TESTS)))
 check:
@@ -72,10 +73,10 @@ check:
 	    proxsmtpd-libsystemd && \
 	  { fuzz/run --smoke | tee t/.fuzz.log; \
 	    awk '$$1 != "total" && / crashes [0-9]+$$/ { if ($$NF == 0) p++; else f++ } \
-	      END { print "fuzz", p + 0, f + 0 }' t/.fuzz.log >>t/.counts; } && \
+	      END { if (p + f == 0) f = 1; print "fuzz", p + 0, f + 0 }' t/.fuzz.log >>t/.counts; } && \
 	  { fuzz/run --regress | tee t/.regress.log; \
 	    awk '/: fixed: / { p++ } /: FAILS/ { f++ } \
-	      END { print "fuzz-regress", p + 0, f + 0 }' t/.regress.log >>t/.counts; } && \
+	      END { if (p + f == 0) f = 1; print "fuzz-regress", p + 0, f + 0 }' t/.regress.log >>t/.counts; } && \
 	  { [ -z "$(SYSD_TESTS)" ] || PROXSMTPD=$(CURDIR)/proxsmtpd-libsystemd \
 	    t/run --label libsystemd --counts t/.counts $(SYSD_TESTS) || true; } && \
 	  PROXSMTPD=$(CURDIR)/proxsmtpd-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
