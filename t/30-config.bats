@@ -58,6 +58,45 @@ default_config_path() {
 	[ -z "$stderr" ]
 }
 
+@test "-V and --version print the version too, and exit 0" {
+	want=$(sed -n 's/^VERSION *= *//p' "$BATS_TEST_DIRNAME/../Makefile")
+	for opt in -V --version; do
+		run --separate-stderr "$PROXSMTPD" "$opt" </dev/null
+		echo "$opt: $status / $output / $stderr"
+		[ "$status" -eq 0 ]
+		[ "$output" = "proxsmtpd $want" ]
+		[ -z "$stderr" ]
+	done
+}
+
+@test "-h and --help print the usage and every option on stdout, and exit 0" {
+	for opt in -h --help; do
+		run --separate-stderr "$PROXSMTPD" "$opt" </dev/null
+		echo "$opt: $status / $output / $stderr"
+		[ "$status" -eq 0 ]
+		[ -z "$stderr" ]
+		[ "$(head -1 <<<"$output")" = \
+			'usage: proxsmtpd [-d level] [-f configfile] [-p pidfile] [-t] [-v]' ]
+		for o in '-d level' '-f configfile' '-p pidfile' '-t ' '-V, -v, --version' '-h, --help'; do
+			grep -qF -- "  $o" <<<"$output"
+		done
+		# The default configuration path compiled in.
+		grep -qF "$(default_config_path)" <<<"$output"
+	done
+}
+
+@test "-d out of range, or not a number, says the range 0 to 4 and exits 100" {
+	conf 'OutAddress: 127.0.0.1:25'
+	for l in 9 5 -1 abc 3x ''; do
+		run --separate-stderr "$PROXSMTPD" -d "$l" -f "$C" </dev/null
+		echo "-d '$l': $status / $output / $stderr"
+		[ "$status" -eq 100 ]
+		[ -z "$output" ]
+		grep -qxF "proxsmtpd: -d $l: the level is a number from 0 to 4" <<<"$stderr"
+		grep -q '^usage: proxsmtpd ' <<<"$stderr"
+	done
+}
+
 @test "-t prints every setting with its default when only OutAddress is set" {
 	conf 'OutAddress: 127.0.0.1:10026'
 	check
