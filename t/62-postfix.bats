@@ -24,7 +24,7 @@ setup_file() {
 		d=$(dirname "$d")
 	done
 	for v in PF_FRONT PF_FILTER PF_BACK PF_AQ_FRONT PF_AQ_FILTER PF_AQ_BACK \
-		PF_REFUSE; do
+		PF_REFUSE PF_XCLIENT; do
 		p=$(free_port)
 		while [[ $used == *" $p "* ]]; do p=$(free_port); done
 		used+="$p "
@@ -284,6 +284,46 @@ xclient_send() {
 	grep -q 'disconnect from .* ehlo=1 ' "$T/maillog.new"
 	! grep -q 'disconnect from .* mail=' "$T/maillog.new" || false
 	! grep -q ': client=' "$T/maillog.new" || false
+}
+
+# PF_XCLIENT relays for the proxy (127.0.0.1) and for 127.0.0.7 only.
+# raw_xclient ADDR: stdin to the proxy from ADDR, replies to $T/out.
+raw_xclient() {
+	socat -t 30 -T 30 - "TCP:127.0.0.1:$PORT,bind=$1" | tr -d '\r' >"$T/out"
+	cat "$T/out"
+}
+
+@test "XClient against Postfix: a client that skips HELO is judged by its own address, not relayed" {
+	write_conf "OutAddress: 127.0.0.1:$PF_XCLIENT" "XClient: on"
+	start_proxy_at "$(free_port)"
+	printf 'MAIL FROM:<spam@evil.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\nSubject: %s\r\n\r\nspam\r\n.\r\nQUIT\r\n' "$MARK" |
+		raw_xclient 127.0.0.9
+	# Postfix refuses the recipient: 127.0.0.9 is not in its mynetworks.
+	grep -q '^554 5.7.1 ' "$T/out"
+	! grep -q '^354' "$T/out" || false
+	maillog | grep -q "NOQUEUE: reject: RCPT from unknown\[127.0.0.9\]"
+	sleep 1
+	[ -z "$(delivered "$MARK")" ]
+}
+
+@test "XClient against Postfix: a trusted client that skips HELO is delivered under its own address" {
+	write_conf "OutAddress: 127.0.0.1:$PF_XCLIENT" "XClient: on"
+	start_proxy_at "$(free_port)"
+	printf 'MAIL FROM:<alice@sender.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\nSubject: %s\r\n\r\nbody\r\n.\r\nQUIT\r\n' "$MARK" |
+		raw_xclient 127.0.0.7
+	[ "$(grep -o '^[0-9][0-9][0-9] ' "$T/out" | tr -d ' ' | tr '\n' ' ')" = "220 250 250 354 250 221 " ]
+	wait_delivered "$MARK"
+	grep -q '^Received: from .*\[127.0.0.7\]' "$(delivered "$MARK")"
+}
+
+@test "XClient against Postfix: with XClient off the same client is relayed as the proxy (why XClient matters)" {
+	# What the tests above guard against, shown with XClient off: Postfix
+	# trusts the proxy's own address, so the proxy decides who may relay.
+	write_conf "OutAddress: 127.0.0.1:$PF_XCLIENT"
+	start_proxy_at "$(free_port)"
+	printf 'MAIL FROM:<alice@sender.test>\r\nRCPT TO:<bob@example.test>\r\nQUIT\r\n' |
+		raw_xclient 127.0.0.9
+	grep -q '^250 2.1.5' "$T/out"
 }
 
 @test "Postfix refuses the proxy in its greeting: the client gets the code, enhanced code and reason" {
