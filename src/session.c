@@ -11,9 +11,11 @@
 #include "data.h"
 #include "esmtp.h"
 #include "filter.h"
+#include "filterenv.h"
+#include "header.h"
 #include "sig.h"
+#include "xtext.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -23,7 +25,6 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char *const state_names[] = {
@@ -410,44 +411,6 @@ rewrite_name(struct session *s, struct reply *rp)
 	snprintf(rp->text[0], REPLY_LINE_MAX, "%s%s", s->hostname, rest);
 }
 
-/* XFORWARD and XCLIENT values are xtext (RFC 3461): "+XX" is a byte. */
-static void
-xtext_encode(const char *in, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	for (; *in != '\0' && o + 4 < outlen; in++) {
-		unsigned char c = (unsigned char)*in;
-
-		if (c < 33 || c > 126 || c == '+' || c == '=')
-			o += (size_t)snprintf(out + o, outlen - o, "+%02X", c);
-		else
-			out[o++] = (char)c;
-	}
-	out[o] = '\0';
-}
-
-static void
-xtext_decode(const char *in, size_t n, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n && o + 1 < outlen; i++) {
-		if (in[i] == '+' && i + 2 < n && isxdigit((unsigned char)in[i + 1])
-		    && isxdigit((unsigned char)in[i + 2])) {
-			char hex[3] = { in[i + 1], in[i + 2], '\0' };
-			int c = (int)strtol(hex, NULL, 16);
-
-			/* Control bytes never reach a filter's environment. */
-			out[o++] = c < 32 || c == 127 ? '?' : (char)c;
-			i += 2;
-		} else {
-			out[o++] = in[i];
-		}
-	}
-	out[o] = '\0';
-}
-
 /* Whether the space-separated list has word (case-insensitive). */
 static bool
 has_word(const char *list, const char *word)
@@ -654,37 +617,6 @@ cmd_quit(struct session *s, const char *verb, const char *args)
 	finish(s);
 }
 
-/*
- * The ADDR and HELO of XFORWARD's arguments, xtext-decoded into remote and
- * helo (each PATH_ADDR_MAX bytes; empty when absent). Attributes are
- * separated by any blank, as the command's words are.
- */
-static void
-xforward_parse(const char *args, char *remote, char *helo)
-{
-	const char *p = args;
-
-	remote[0] = helo[0] = '\0';
-	while (*p != '\0') {
-		size_t n = strcspn(p, " \t");
-		const char *eq = memchr(p, '=', n);
-
-		if (eq != NULL && strncasecmp(p, "ADDR=", 5) == 0) {
-			const char *v = eq + 1;
-
-			if (strncasecmp(v, "IPV6:", 5) == 0)
-				v += 5;
-			xtext_decode(v, (size_t)(p + n - v), remote,
-			    PATH_ADDR_MAX);
-		} else if (eq != NULL && strncasecmp(p, "HELO=", 5) == 0) {
-			xtext_decode(eq + 1, (size_t)(p + n - eq - 1), helo,
-			    PATH_ADDR_MAX);
-		}
-		p += n;
-		p += strspn(p, " \t");
-	}
-}
-
 static void
 cmd_xforward(struct session *s, const char *verb, const char *args)
 {
@@ -700,7 +632,7 @@ cmd_xforward(struct session *s, const char *verb, const char *args)
 		    "550 5.7.0 Error: XFORWARD not allowed");
 		return;
 	}
-	xforward_parse(args, remote, helo);
+	xforward_parse(args, remote, helo, sizeof(remote));
 	rp = relay_command(s, 0);
 	if (rp->code / 100 == 2) {
 		/* "[UNAVAILABLE]" and the like carry no information. */
@@ -792,63 +724,6 @@ cmd_unsupported(struct session *s, const char *verb, const char *args)
 }
 
 /* ---- DATA ------------------------------------------------------------ */
-
-/* Header with %i %l %d %% expanded, its lines ending in CRLF. */
-static void
-header_expand(struct session *s, char *out, size_t outlen)
-{
-	const char *h = s->cfg->header;
-	char date[64];
-	size_t o = 0;
-	time_t now = time(NULL);
-	struct tm tm;
-
-	localtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	/* Room is kept for the final CRLF and the NUL: a header cut short
-	 * must still end its line, or the terminator would join it. */
-	const size_t max = outlen - 3;
-
-	out[0] = '\0';
-	for (; *h != '\0' && o + 2 <= max; h++) {
-		const char *ins = NULL;
-
-		if (*h == '%' && h[1] != '\0') {
-			h++;
-			switch (*h) {
-			case 'i': ins = s->ep.client_ip; break;
-			case 'l': ins = s->ep.local_ip; break;
-			case 'd': ins = date; break;
-			case '%': ins = "%"; break;
-			default: h--; break;
-			}
-		}
-		if (ins != NULL) {
-			size_t n = strlen(ins);
-
-			if (n > max - o)
-				n = max - o;
-			memcpy(out + o, ins, n);
-			o += n;
-			continue;
-		}
-		if (*h == '\r' || *h == '\n') {
-			out[o++] = '\r';
-			out[o++] = '\n';
-			if (*h == '\r' && h[1] == '\n')
-				h++;
-			continue;
-		}
-		out[o++] = *h;
-	}
-	if (o > 0 && (o < 2 || out[o - 2] != '\r' || out[o - 1] != '\n')) {
-		if (out[o - 1] == '\r')
-			o--;	/* half a line end, cut by the limit */
-		out[o++] = '\r';
-		out[o++] = '\n';
-	}
-	out[o] = '\0';
-}
 
 /* Reads the body into s->msg until CRLF.CRLF. Dies if the client goes. */
 static void
@@ -968,7 +843,8 @@ forward(struct session *s, int fd, long filter_ms)
 		    "upstream refused DATA", filter_ms, true);
 		return;
 	}
-	header_expand(s, header, sizeof(header));
+	header_expand(s->cfg->header, s->ep.client_ip, s->ep.local_ip, header,
+	    sizeof(header));
 	r = data_encode(fd, &s->upstream, header, &sent);
 	if (r == IO_ERROR && errno != 0 && fcntl(fd, F_GETFD) >= 0 &&
 	    errno != EPIPE && errno != ECONNRESET)
@@ -1010,47 +886,21 @@ forward(struct session *s, int fd, long filter_ms)
 		s->junk = 0;	/* a delivery: the client is doing its job */
 }
 
-/* The environment the filter sees: its strings packed one after the other
- * in vars, so that only the bytes used are touched (a slot of 4 KiB each
- * faulted in 9 pages for every message). */
-#define FILTER_ENV_VARS 9
-struct filter_env {
-	char	*envp[FILTER_ENV_VARS + 2];	/* + RECIPIENTS, NULL */
-	char	vars[FILTER_ENV_VARS * 4096];	/* PATH, paths: long */
-};
-
 static void
-build_env(struct session *s, struct filter_env *fe)
+session_env(struct session *s, struct filter_env *fe)
 {
-	const char *path = getenv("PATH");
-	size_t used = 0, room;
-	int n = 0, w;
+	struct filter_env_values v = {
+		.client = s->ep.client_ip,
+		.sender = s->tx.sender,
+		.server = s->server,
+		.tmpdir = s->cfg->temp_directory,
+		.remote = s->remote,
+		.remote_helo = s->remote_helo,
+		.email = s->msg.named ? s->msg.path : NULL,
+		.recipients = s->tx.rcpt_env,
+	};
 
-	/* Each value is cut at 4 KiB, as the slots it replaces were. */
-#define ENV(...) do { \
-		room = sizeof(fe->vars) - used; \
-		if (room > 4096) \
-			room = 4096; \
-		fe->vars[used] = '\0'; \
-		w = snprintf(fe->vars + used, room, __VA_ARGS__); \
-		fe->envp[n++] = fe->vars + used; \
-		used += (w < 0 ? 0 : (size_t)w >= room ? room - 1 : \
-		    (size_t)w) + 1; \
-	} while (0)
-	ENV("PATH=%s", path != NULL ? path : "/usr/local/bin:/usr/bin:/bin");
-	ENV("CLIENT=%s", s->ep.client_ip);
-	ENV("SENDER=%s", s->tx.sender);
-	ENV("SERVER=%s", s->server);
-	ENV("TMPDIR=%s", s->cfg->temp_directory);
-	if (s->remote[0] != '\0')
-		ENV("REMOTE=%s", s->remote);
-	if (s->remote_helo[0] != '\0')
-		ENV("REMOTE_HELO=%s", s->remote_helo);
-	if (s->msg.named)
-		ENV("EMAIL=%s", s->msg.path);
-#undef ENV
-	fe->envp[n++] = s->tx.rcpt_env;
-	fe->envp[n] = NULL;
+	build_env(fe, &v);
 }
 
 static void
@@ -1104,7 +954,7 @@ run_filter(struct session *s)
 		temp_failure(s, detail, -1);
 		return;
 	}
-	build_env(s, &fe);
+	session_env(s, &fe);
 	s->state = ST_FILTER;
 	filter_run(cfg, fe.envp, file_mode ? -1 : s->msg.fd,
 	    file_mode ? NULL : &s->out, &s->filter_pgid, keepalive, s, &res);
