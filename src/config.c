@@ -6,7 +6,7 @@
  * unknown name, a bad value or a repeated name is an error naming file:line.
  */
 #include "config.h"
-#include "upstream.h"
+#include "outaddr.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* An OutAddress value always fits the parsed host. */
+_Static_assert(OUT_HOST_MAX >= CONFIG_VALUE_MAX, "OUT_HOST_MAX too small");
 
 #define CONFIG_LINE_MAX 4096
 

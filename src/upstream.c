@@ -2,6 +2,7 @@
  * upstream.c - client endpoints and the upstream connection.
  */
 #include "upstream.h"
+#include "outaddr.h"
 #include "io.h"
 
 #include <arpa/inet.h>
@@ -104,20 +105,6 @@ endpoints_get(struct endpoints *ep, int fd)
 	ep->peer_len = ep->local_len = 0;
 	text_from_env(ep->client_ip, sizeof(ep->client_ip), "TCPREMOTEIP");
 	text_from_env(ep->local_ip, sizeof(ep->local_ip), "TCPLOCALIP");
-}
-
-static int
-parse_port(const char *s, in_port_t *port)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || n < 1 || n > 65535)
-		return -1;
-	*port = htons((in_port_t)n);
-	return 0;
 }
 
 static void
@@ -398,72 +385,6 @@ connect_host_port(const char *host, const char *port, long deadline,
 	return fd;
 }
 
-static const char *
-port_check(const char *port)
-{
-	in_port_t p;
-
-	if (port[0] == '\0')
-		return "no port";
-	if (port[strspn(port, "0123456789")] == '\0')
-		return parse_port(port, &p) == 0 ? NULL : "port out of range";
-	if (strlen(port) >= sizeof(((struct out_address *)0)->port) ||
-	    getservbyname(port, "tcp") == NULL)
-		return "unknown port name";
-	return NULL;
-}
-
-const char *
-out_address_parse(const char *text, struct out_address *oa)
-{
-	const char *close, *colon, *bad;
-	size_t hostlen;
-
-	memset(oa, 0, sizeof(*oa));
-	if (text[0] == '/') {
-		if (strlen(text) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-			return "socket path too long";
-		oa->kind = OUT_UNIX;
-		snprintf(oa->host, sizeof(oa->host), "%s", text);
-		return NULL;
-	}
-	if (text[0] != '\0' && text[strspn(text, "0123456789")] == '\0') {
-		oa->kind = OUT_LOOPBACK;
-		snprintf(oa->port, sizeof(oa->port), "%s", text);
-		return port_check(text);
-	}
-	oa->kind = OUT_HOST;
-	if (text[0] == '[') {
-		close = strchr(text, ']');
-		if (close == NULL)
-			return "no closing ]";
-		if (close[1] != ':')
-			return "expected [address]:port";
-		if (close == text + 1)
-			return "empty address";
-		hostlen = (size_t)(close - text - 1);
-		colon = close + 1;
-	} else {
-		colon = strrchr(text, ':');
-		if (colon == NULL)
-			return "expected host:port, [address]:port, a port "
-			    "or an absolute socket path";
-		if (memchr(text, ':', (size_t)(colon - text)) != NULL)
-			return "an IPv6 address needs brackets: [address]:port";
-		if (colon == text)
-			return "empty host";
-		hostlen = (size_t)(colon - text);
-	}
-	if (hostlen >= sizeof(oa->host))
-		return "host too long";
-	memcpy(oa->host, text + (text[0] == '['), hostlen);
-	oa->host[hostlen] = '\0';
-	if ((bad = port_check(colon + 1)) != NULL)
-		return bad;
-	snprintf(oa->port, sizeof(oa->port), "%s", colon + 1);
-	return NULL;
-}
-
 int
 upstream_connect(const struct config *cfg, const struct endpoints *ep,
     int client_fd, int timeout_ms, char *server, size_t serverlen,
@@ -513,7 +434,7 @@ upstream_connect(const struct config *cfg, const struct endpoints *ep,
 		    ep->peer.ss_family != AF_INET6))
 			return connect_host_port(ep->client_ip, oa.port,
 			    deadline, server, serverlen, why, whylen);
-		(void)parse_port(oa.port, &port);
+		(void)out_port_parse(oa.port, &port);
 		memcpy(&dst, &ep->peer, ep->peer_len);
 		sockaddr_set_port(&dst, port);
 		endpoint_text((struct sockaddr *)&dst, server, serverlen);
