@@ -40,6 +40,67 @@ static const char *const state_names[] = {
 	[ST_QUIT] = "QUIT",
 };
 
+/*
+ * What moves the session from state to state. The state says where a
+ * session is for its log lines ("... after MAIL"); it does not decide what
+ * a client may send: every command is legal in every state as far as the
+ * proxy is concerned, and one out of order is relayed for the upstream to
+ * refuse (503). DATA, which the proxy answers itself, checks the
+ * transaction instead (MAIL and RCPT accepted) and moves only once it is
+ * accepted. Commands answered here and never relayed (XCLIENT, STARTTLS,
+ * BDAT, XEXCH50) do not move it (EV_NONE). A session starts in
+ * ST_CONNECT (session_init()).
+ */
+enum session_event {
+	EV_NONE,
+	EV_GREETING,	/* waiting for the upstream's greeting */
+	EV_HELO,	/* HELO, EHLO */
+	EV_MAIL,
+	EV_RCPT,
+	EV_DATA,	/* DATA accepted: 354 given */
+	EV_FILTER,	/* the filter runs */
+	EV_FORWARD,	/* the message goes upstream */
+	EV_DONE,	/* a message refused here: RSET upstream */
+	EV_RSET,
+	EV_QUIT,
+	EV_COMMAND,	/* AUTH, XFORWARD */
+	EV_RELAY,	/* NOOP, VRFY, EXPN, HELP, any unknown verb */
+};
+
+#define IN(st) (1u << (st))
+_Static_assert(ST_QUIT < 32, "a state set is one unsigned");
+
+/* The one table of state changes: session_move() applies it. */
+static const struct transition {
+	enum session_state to;
+	unsigned stay;		/* IN(states) where the event moves nothing */
+} transitions[] = {
+	[EV_NONE]	= { ST_CONNECT, ~0u },	/* moves nothing */
+	[EV_GREETING]	= { ST_GREETING, 0 },
+	[EV_HELO]	= { ST_HELO, 0 },
+	[EV_MAIL]	= { ST_MAIL, 0 },
+	[EV_RCPT]	= { ST_RCPT, 0 },
+	[EV_DATA]	= { ST_DATA, 0 },
+	[EV_FILTER]	= { ST_FILTER, 0 },
+	[EV_FORWARD]	= { ST_FORWARD, 0 },
+	[EV_DONE]	= { ST_COMMAND, 0 },
+	[EV_RSET]	= { ST_COMMAND, 0 },
+	[EV_QUIT]	= { ST_QUIT, 0 },
+	[EV_COMMAND]	= { ST_COMMAND, 0 },
+	/* Inside a transaction a NOOP or VRFY is still part of it. */
+	[EV_RELAY]	= { ST_COMMAND, IN(ST_MAIL) | IN(ST_RCPT) },
+};
+
+/* The only place s->state changes. */
+static void
+session_move(struct session *s, enum session_event ev)
+{
+	const struct transition *t = &transitions[ev];
+
+	if (!(t->stay & IN(s->state)))
+		s->state = t->to;
+}
+
 /* Extensions we cannot carry through; removed from the EHLO reply. */
 static const char *const stripped_extensions[] = {
 	"PIPELINING", "STARTTLS", "CHUNKING", "BINARYMIME", "CHECKPOINT",
@@ -490,7 +551,6 @@ cmd_helo(struct session *s, const char *verb, const char *args)
 	size_t i;
 	int k;
 
-	s->state = ST_HELO;
 	rp = relay_command(s, 0);
 	if (rp->code == 250) {
 		snprintf(s->helo, sizeof(s->helo), "%s", args);
@@ -523,7 +583,6 @@ cmd_mail(struct session *s, const char *verb, const char *args)
 	const char *bad;
 
 	(void)verb;
-	s->state = ST_MAIL;
 	if ((bad = esmtp_parse(args, "FROM:", true, sender, sizeof(sender),
 	    &a)) != NULL) {
 		refuse(s, bad, "501 5.5.4 Syntax: MAIL FROM:<address> "
@@ -554,7 +613,6 @@ cmd_rcpt(struct session *s, const char *verb, const char *args)
 	size_t len;
 
 	(void)verb;
-	s->state = ST_RCPT;
 	if ((bad = esmtp_parse(args, "TO:", false, rcpt, sizeof(rcpt), &a)) !=
 	    NULL) {
 		refuse(s, bad, "501 5.5.4 Syntax: RCPT TO:<address> "
@@ -601,7 +659,6 @@ cmd_rset(struct session *s, const char *verb, const char *args)
 {
 	(void)verb;
 	(void)args;
-	s->state = ST_COMMAND;
 	tx_reset(&s->tx);
 	forward_info_reset(s);
 	say_reply(s, relay_command(s, 0));
@@ -612,7 +669,6 @@ cmd_quit(struct session *s, const char *verb, const char *args)
 {
 	(void)verb;
 	(void)args;
-	s->state = ST_QUIT;
 	say_reply(s, relay_command(s, 0));
 	finish(s);
 }
@@ -624,7 +680,6 @@ cmd_xforward(struct session *s, const char *verb, const char *args)
 	struct reply *rp;
 
 	(void)verb;
-	s->state = ST_COMMAND;
 	if (!s->xforward_ok) {
 		/* It would let any client forge REMOTE for the filter and the
 		 * upstream's idea of the original client. */
@@ -655,7 +710,6 @@ cmd_auth(struct session *s, const char *verb, const char *args)
 
 	(void)verb;
 	(void)args;
-	s->state = ST_COMMAND;
 	rp = relay_command(s, 334);
 	/* 334 challenges go on until the server decides; the client's
 	 * answers are credentials and are never logged. */
@@ -803,7 +857,7 @@ message_done_full(struct session *s, const char *outcome, const char *reply,
 		/* So that both sides agree the transaction is over. */
 		if ((r = io_flush(&s->client)) != IO_OK)
 			die_client(s, r);
-		s->state = ST_COMMAND;
+		session_move(s, EV_DONE);
 		upstream_rset(s);
 	}
 }
@@ -831,7 +885,7 @@ forward(struct session *s, int fd, long filter_ms)
 	off_t sent;
 	int r;
 
-	s->state = ST_FORWARD;
+	session_move(s, EV_FORWARD);
 	rp = upstream_command(s, "DATA");
 	if (rp->code != 354) {
 		reply_summary(rp, summary, sizeof(summary));
@@ -955,7 +1009,7 @@ run_filter(struct session *s)
 		return;
 	}
 	session_env(s, &fe);
-	s->state = ST_FILTER;
+	session_move(s, EV_FILTER);
 	filter_run(cfg, fe.envp, file_mode ? -1 : s->msg.fd,
 	    file_mode ? NULL : &s->out, &s->filter_pgid, keepalive, s, &res);
 	/* For the log line of a message the session ends with. */
@@ -1040,7 +1094,7 @@ cmd_data(struct session *s, const char *verb, const char *args)
 		say(s, "503 5.5.1 Error: need RCPT command");
 		return;
 	}
-	s->state = ST_DATA;
+	session_move(s, EV_DATA);
 	named = cfg->filter_type == FILTER_FILE &&
 	    cfg->filter_command[0] != '\0' &&
 	    !(cfg->skip_authenticated && s->authenticated);
@@ -1114,25 +1168,26 @@ static const struct command {
 	const char *verb;
 	command_fn fn;
 	unsigned flags;
+	enum session_event on;	/* applied before fn runs */
 } commands[] = {
-	{ "HELO", cmd_helo, C_JUNK },
-	{ "EHLO", cmd_helo, C_JUNK },
-	{ "MAIL", cmd_mail, 0 },
-	{ "RCPT", cmd_rcpt, 0 },
-	{ "DATA", cmd_data, 0 },
-	{ "RSET", cmd_rset, C_JUNK },
-	{ "QUIT", cmd_quit, C_LOCAL },	/* carries no trust */
-	{ "NOOP", cmd_relay, C_JUNK },
-	{ "VRFY", cmd_relay, C_JUNK },
-	{ "EXPN", cmd_relay, C_JUNK },
-	{ "HELP", cmd_relay, C_JUNK },
-	{ "AUTH", cmd_auth, 0 },
-	{ "XFORWARD", cmd_xforward, 0 },
-	{ "XCLIENT", cmd_xclient, C_LOCAL },
-	{ "STARTTLS", cmd_unsupported, C_LOCAL },
-	{ "BDAT", cmd_bdat, C_LOCAL },
-	{ "XEXCH50", cmd_unsupported, C_LOCAL },
-	{ NULL, cmd_relay, C_JUNK },
+	{ "HELO", cmd_helo, C_JUNK, EV_HELO },
+	{ "EHLO", cmd_helo, C_JUNK, EV_HELO },
+	{ "MAIL", cmd_mail, 0, EV_MAIL },
+	{ "RCPT", cmd_rcpt, 0, EV_RCPT },
+	{ "DATA", cmd_data, 0, EV_NONE },	/* EV_DATA once accepted */
+	{ "RSET", cmd_rset, C_JUNK, EV_RSET },
+	{ "QUIT", cmd_quit, C_LOCAL, EV_QUIT },	/* carries no trust */
+	{ "NOOP", cmd_relay, C_JUNK, EV_RELAY },
+	{ "VRFY", cmd_relay, C_JUNK, EV_RELAY },
+	{ "EXPN", cmd_relay, C_JUNK, EV_RELAY },
+	{ "HELP", cmd_relay, C_JUNK, EV_RELAY },
+	{ "AUTH", cmd_auth, 0, EV_COMMAND },
+	{ "XFORWARD", cmd_xforward, 0, EV_COMMAND },
+	{ "XCLIENT", cmd_xclient, C_LOCAL, EV_NONE },
+	{ "STARTTLS", cmd_unsupported, C_LOCAL, EV_NONE },
+	{ "BDAT", cmd_bdat, C_LOCAL, EV_NONE },
+	{ "XEXCH50", cmd_unsupported, C_LOCAL, EV_NONE },
+	{ NULL, cmd_relay, C_JUNK, EV_RELAY },
 };
 
 static void
@@ -1189,8 +1244,7 @@ handle_command(struct session *s, size_t len)
 	if (s->cfg->xclient && !s->xclient_done && !(c->flags & C_LOCAL))
 		xclient_handshake(s, c->fn == cmd_helo ? args : "",
 		    strcasecmp(verb, "EHLO") == 0);
-	if (c->fn == cmd_relay && s->state != ST_MAIL && s->state != ST_RCPT)
-		s->state = ST_COMMAND;
+	session_move(s, c->on);
 	c->fn(s, verb, args);
 }
 
@@ -1201,7 +1255,7 @@ greet(struct session *s)
 	char first[REPLY_LINE_MAX];
 	int r;
 
-	s->state = ST_GREETING;
+	session_move(s, EV_GREETING);
 	if ((r = reply_read(&s->upstream, rp)) != IO_OK)
 		die_upstream(s, r);
 	if (rp->code == 220) {
@@ -1237,6 +1291,7 @@ session_init(struct session *s, const struct config *cfg, struct logger *lg,
 	s->client_rfd = client_rfd;
 	s->client_wfd = client_wfd;
 	s->upstream_fd = -1;
+	/* From here on only session_move() changes it. */
 	s->state = ST_CONNECT;
 	s->filter_pgid = 0;
 	spool_init(&s->msg);
