@@ -876,27 +876,61 @@ outcome_of(int code)
 	    "rejected";
 }
 
+/* DATA upstream; false (the client told, the message ended) if refused. */
+static bool
+upstream_data(struct session *s, long filter_ms)
+{
+	char summary[REPLY_LINE_MAX + 8];
+	struct reply *rp = upstream_command(s, "DATA");
+
+	if (rp->code == 354)
+		return true;
+	reply_summary(rp, summary, sizeof(summary));
+	if (rp->code / 100 == 2 || rp->code / 100 == 3)
+		die(s, EXIT_SESSION_FAILED, "451 4.3.0 Error: upstream "
+		    "server misbehaved", "upstream %s answered DATA "
+		    "with %s", s->server, summary);
+	message_done_full(s, outcome_of(rp->code), summary, rp,
+	    "upstream refused DATA", filter_ms, true);
+	return false;
+}
+
+/*
+ * Only 2xx, 4xx and 5xx end a message (RFC 5321 4.3.2): after another
+ * reply (r, s->reply) the two sides no longer agree where the session is.
+ * The client is told the message failed, the upstream is dropped.
+ */
+static void
+end_of_data_misread(struct session *s, int r, long filter_ms)
+{
+	char why[REPLY_LINE_MAX + 64], summary[REPLY_LINE_MAX + 8];
+
+	if (r == REPLY_BAD)
+		snprintf(why, sizeof(why), "upstream answered the end "
+		    "of data with a malformed reply");
+	else
+		snprintf(why, sizeof(why), "upstream answered the end "
+		    "of data with %d %s", s->reply.code,
+		    s->reply.text[0]);
+	snprintf(summary, sizeof(summary), "421 4.3.0 %s Error: "
+	    "upstream server misbehaved, closing connection",
+	    s->hostname);
+	message_done(s, "tempfail", "451 4.3.0 Error: upstream server "
+	    "misbehaved, try again later", why, filter_ms, false);
+	upstream_drop(s, summary, why);
+}
+
 /* Sends the file fd upstream as this transaction's message. */
 static void
 forward(struct session *s, int fd, long filter_ms)
 {
 	char header[CONFIG_VALUE_MAX * 2], summary[REPLY_LINE_MAX + 8];
-	struct reply *rp;
 	off_t sent;
 	int r;
 
 	session_move(s, EV_FORWARD);
-	rp = upstream_command(s, "DATA");
-	if (rp->code != 354) {
-		reply_summary(rp, summary, sizeof(summary));
-		if (rp->code / 100 == 2 || rp->code / 100 == 3)
-			die(s, EXIT_SESSION_FAILED, "451 4.3.0 Error: upstream "
-			    "server misbehaved", "upstream %s answered DATA "
-			    "with %s", s->server, summary);
-		message_done_full(s, outcome_of(rp->code), summary, rp,
-		    "upstream refused DATA", filter_ms, true);
+	if (!upstream_data(s, filter_ms))
 		return;
-	}
 	header_expand(s->cfg->header, s->ep.client_ip, s->ep.local_ip, header,
 	    sizeof(header));
 	r = data_encode(fd, &s->upstream, header, &sent);
@@ -912,23 +946,7 @@ forward(struct session *s, int fd, long filter_ms)
 	if (r == IO_OK && s->reply.code == 421)
 		upstream_closing(s, &s->reply);
 	if (r == REPLY_BAD || (r == IO_OK && s->reply.code / 100 == 3)) {
-		/* Only 2xx, 4xx and 5xx end a message (RFC 5321 4.3.2):
-		 * the two sides no longer agree where the session is. */
-		char why[REPLY_LINE_MAX + 64];
-
-		if (r == REPLY_BAD)
-			snprintf(why, sizeof(why), "upstream answered the end "
-			    "of data with a malformed reply");
-		else
-			snprintf(why, sizeof(why), "upstream answered the end "
-			    "of data with %d %s", s->reply.code,
-			    s->reply.text[0]);
-		snprintf(summary, sizeof(summary), "421 4.3.0 %s Error: "
-		    "upstream server misbehaved, closing connection",
-		    s->hostname);
-		message_done(s, "tempfail", "451 4.3.0 Error: upstream server "
-		    "misbehaved, try again later", why, filter_ms, false);
-		upstream_drop(s, summary, why);
+		end_of_data_misread(s, r, filter_ms);
 		return;
 	}
 	if (r != IO_OK)
@@ -987,6 +1005,87 @@ temp_failure(struct session *s, const char *detail, long filter_ms)
 	    "processing message, try again later", detail, filter_ms, true);
 }
 
+/*
+ * What the filter's verdict means for the message: true if it goes on
+ * upstream, else the message is done (the client told).
+ */
+static bool
+filter_passed(struct session *s, const struct filter_result *res)
+{
+	/* For the log line of a message the session ends with. */
+	s->filter_ms = res->ms;
+	if (res->outcome == VERDICT_SIGNALLED)
+		die_client(s, IO_SIGNAL);
+	if (s->upstream_lost)
+		die_upstream(s, IO_EOF);
+	switch (res->outcome) {
+	case VERDICT_REJECT:
+		/* A filter's 4xx defers the message, as an upstream's does. */
+		message_done(s, res->reply[0] == '4' ? "tempfail" : "rejected",
+		    res->reply, res->why, res->ms, true);
+		return false;
+	case VERDICT_DROP:
+		message_done(s, "dropped", res->reply, res->why, res->ms, true);
+		return false;
+	case VERDICT_TEMPFAIL:
+	case VERDICT_SIGNALLED:
+		temp_failure(s, res->why, res->ms);
+		return false;
+	case VERDICT_FORWARD:
+		break;
+	}
+	return true;
+}
+
+/* A pipe filter's output, in s->out, as the message. */
+static void
+forward_output(struct session *s, long filter_ms)
+{
+	if (spool_flush(&s->out) < 0) {
+		temp_failure(s, errno == ENOSPC ?
+		    "disk full writing filter output" :
+		    "cannot write filter output", filter_ms);
+		return;
+	}
+	if (s->out.size == 0) {
+		temp_failure(s, "filter exited 0 with no output", filter_ms);
+		return;
+	}
+	forward(s, s->out.fd, filter_ms);
+}
+
+/*
+ * A file filter's $EMAIL as the message. The filter may have replaced the
+ * file: open it by name again, without blocking (a FIFO left there would
+ * wait for a writer for ever) and without following a link; only a
+ * regular file is a message.
+ */
+static void
+forward_file(struct session *s, long filter_ms)
+{
+	const char *why = NULL;
+	struct stat st;
+	int fd;
+
+	fd = open(s->msg.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		why = errno == ELOOP ? "filter left a symbolic link at $EMAIL" :
+		    "filter left no message in $EMAIL";
+	else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		why = "filter left something other than a regular file at "
+		    "$EMAIL";
+	else if (st.st_size == 0)
+		why = "filter left no message in $EMAIL";
+	if (why != NULL) {
+		if (fd >= 0)
+			close(fd);
+		temp_failure(s, why, filter_ms);
+		return;
+	}
+	forward(s, fd, filter_ms);
+	close(fd);
+}
+
 static void
 run_filter(struct session *s)
 {
@@ -995,9 +1094,6 @@ run_filter(struct session *s)
 	struct filter_env fe;
 	struct filter_result res;
 	bool file_mode = cfg->filter_type == FILTER_FILE;
-	const char *why = NULL;
-	struct stat st;
-	int fd;
 
 	if (!file_mode && spool_create(&s->out, cfg->temp_directory, s->id,
 	    false) < 0) {
@@ -1012,96 +1108,49 @@ run_filter(struct session *s)
 	session_move(s, EV_FILTER);
 	filter_run(cfg, fe.envp, file_mode ? -1 : s->msg.fd,
 	    file_mode ? NULL : &s->out, &s->filter_pgid, keepalive, s, &res);
-	/* For the log line of a message the session ends with. */
-	s->filter_ms = res.ms;
-	if (res.outcome == VERDICT_SIGNALLED)
-		die_client(s, IO_SIGNAL);
-	if (s->upstream_lost)
-		die_upstream(s, IO_EOF);
-	switch (res.outcome) {
-	case VERDICT_REJECT:
-		/* A filter's 4xx defers the message, as an upstream's does. */
-		message_done(s, res.reply[0] == '4' ? "tempfail" : "rejected",
-		    res.reply, res.why, res.ms, true);
+	if (!filter_passed(s, &res))
 		return;
-	case VERDICT_DROP:
-		message_done(s, "dropped", res.reply, res.why, res.ms, true);
-		return;
-	case VERDICT_TEMPFAIL:
-	case VERDICT_SIGNALLED:
-		temp_failure(s, res.why, res.ms);
-		return;
-	case VERDICT_FORWARD:
-		break;
-	}
-	if (!file_mode) {
-		if (spool_flush(&s->out) < 0) {
-			temp_failure(s, errno == ENOSPC ?
-			    "disk full writing filter output" :
-			    "cannot write filter output", res.ms);
-			return;
-		}
-		if (s->out.size == 0) {
-			temp_failure(s, "filter exited 0 with no output",
-			    res.ms);
-			return;
-		}
-		forward(s, s->out.fd, res.ms);
-		return;
-	}
-	/* The filter may have replaced the file: open it by name again,
-	 * without blocking (a FIFO left there would wait for a writer for
-	 * ever) and without following a link; only a regular file is a
-	 * message. */
-	fd = open(s->msg.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		why = errno == ELOOP ? "filter left a symbolic link at $EMAIL" :
-		    "filter left no message in $EMAIL";
-	else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		why = "filter left something other than a regular file at "
-		    "$EMAIL";
-	else if (st.st_size == 0)
-		why = "filter left no message in $EMAIL";
-	if (why != NULL) {
-		if (fd >= 0)
-			close(fd);
-		temp_failure(s, why, res.ms);
-		return;
-	}
-	forward(s, fd, res.ms);
-	close(fd);
+	if (file_mode)
+		forward_file(s, res.ms);
+	else
+		forward_output(s, res.ms);
 }
 
-static void
-cmd_data(struct session *s, const char *verb, const char *args)
+/* Whether DATA may start: refused (and told) without MAIL and RCPT. */
+static bool
+data_acceptable(struct session *s, const char *args)
 {
-	const struct config *cfg = s->cfg;
-	struct data_decoder dec;
-	char why[512], reply[REPLY_LINE_MAX];
-	bool named;
-	int err;
-
-	(void)verb;
 	if (args[0] != '\0') {
 		say(s, "501 5.5.4 Syntax: DATA");
-		return;
+		return false;
 	}
 	if (!s->tx.mail_accepted) {
 		say(s, "503 5.5.1 Error: need MAIL command");
-		return;
+		return false;
 	}
 	if (s->tx.nrcpt == 0) {
 		say(s, "503 5.5.1 Error: need RCPT command");
-		return;
+		return false;
 	}
-	session_move(s, EV_DATA);
+	return true;
+}
+
+/* The temp file the message is spooled to; -1 (the client told) if none. */
+static int
+message_spool_open(struct session *s)
+{
+	const struct config *cfg = s->cfg;
+	char why[512];
+	bool named;
+	int err;
+
 	named = cfg->filter_type == FILTER_FILE &&
 	    cfg->filter_command[0] != '\0' &&
 	    !(cfg->skip_authenticated && s->authenticated);
 	if (spool_dir_check(cfg->temp_directory, why, sizeof(why)) < 0) {
 		log_msg(s->log, L_ERR, "%s", why);
 		say(s, "451 4.3.0 Error: cannot spool message, try again later");
-		return;
+		return -1;
 	}
 	if (spool_create(&s->msg, cfg->temp_directory, s->id, named) < 0) {
 		err = errno;
@@ -1112,28 +1161,43 @@ cmd_data(struct session *s, const char *verb, const char *args)
 		else
 			say(s, "451 4.3.0 Error: cannot spool message, try "
 			    "again later");
-		return;
+		return -1;
 	}
-	say(s, "354 End data with <CR><LF>.<CR><LF>");
-	s->message_open = true;
-	s->filter_ms = -1;
-	receive_body(s, &dec);
+	return 0;
+}
+
+/* Whether the received message is whole on disk and acceptable. */
+static bool
+message_spooled(struct session *s, const struct data_decoder *dec)
+{
+	int err;
+
 	if (spool_flush(&s->msg) < 0) {
 		err = errno;
 		log_msg(s->log, L_ERR, "writing temp file in %s: %s",
-		    cfg->temp_directory, strerror(err));
+		    s->cfg->temp_directory, strerror(err));
 		message_done(s, "tempfail", err == ENOSPC || err == EDQUOT ?
 		    "452 4.3.1 Error: insufficient system storage" :
 		    "451 4.3.0 Error: cannot spool message, try again later",
 		    strerror(err), -1, true);
-		return;
+		return false;
 	}
-	if (dec.bare_newline && cfg->bare_newline == BARE_NEWLINE_REJECT) {
+	if (dec->bare_newline && s->cfg->bare_newline == BARE_NEWLINE_REJECT) {
 		message_done(s, "rejected", "550 5.6.0 Error: bare CR or LF "
 		    "in message; lines must end in CRLF", "bare newline", -1,
 		    true);
-		return;
+		return false;
 	}
+	return true;
+}
+
+/* The spooled message: forwarded as it is, refused, or filtered. */
+static void
+deliver(struct session *s)
+{
+	const struct config *cfg = s->cfg;
+	char reply[REPLY_LINE_MAX];
+
 	if (cfg->skip_authenticated && s->authenticated) {
 		forward(s, s->msg.fd, -1);
 		return;
@@ -1152,6 +1216,25 @@ cmd_data(struct session *s, const char *verb, const char *args)
 		return;
 	}
 	run_filter(s);
+}
+
+static void
+cmd_data(struct session *s, const char *verb, const char *args)
+{
+	struct data_decoder dec;
+
+	(void)verb;
+	if (!data_acceptable(s, args))
+		return;
+	session_move(s, EV_DATA);
+	if (message_spool_open(s) < 0)
+		return;
+	say(s, "354 End data with <CR><LF>.<CR><LF>");
+	s->message_open = true;
+	s->filter_ms = -1;
+	receive_body(s, &dec);
+	if (message_spooled(s, &dec))
+		deliver(s);
 }
 
 /* ---- the session loop ----------------------------------------------- */
