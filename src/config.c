@@ -388,6 +388,52 @@ trim(char *s)
 	return s;
 }
 
+/*
+ * Line lineno of the file: blank, a comment, or a setting not given
+ * before, applied. -1 with err filled in.
+ */
+static int
+config_line(struct config *cfg, char *line, bool seen[S_COUNT],
+    const char *path, int lineno, char *err, size_t errlen)
+{
+	char *name = trim(line), *value, *colon;
+	const char *why;
+	int s;
+
+	if (*name == '\0' || *name == '#')
+		return 0;
+	colon = strchr(name, ':');
+	if (colon == NULL) {
+		seterr(err, errlen, "%s:%d: expected 'Name: value'", path,
+		    lineno);
+		return -1;
+	}
+	*colon = '\0';
+	name = trim(name);
+	value = trim(colon + 1);
+	for (s = 0; s < S_COUNT; s++)
+		if (strcasecmp(name, setting_names[s]) == 0)
+			break;
+	if (s == S_COUNT) {
+		seterr(err, errlen, "%s:%d: unknown setting '%s'", path, lineno,
+		    name);
+		return -1;
+	}
+	if (seen[s]) {
+		seterr(err, errlen, "%s:%d: %s given twice", path, lineno,
+		    setting_names[s]);
+		return -1;
+	}
+	seen[s] = true;
+	why = apply_setting(cfg, (enum setting)s, value);
+	if (why != NULL) {
+		seterr(err, errlen, "%s:%d: %s: %s", path, lineno,
+		    setting_names[s], why);
+		return -1;
+	}
+	return 0;
+}
+
 int
 config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
@@ -406,11 +452,7 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		seterr(err, errlen, "%s: %s", path, strerror(errno));
 		return errno == ENOENT ? -2 : -1;
 	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *name, *value, *colon;
-		const char *why;
-		int s;
-
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
 			seterr(err, errlen, "%s:%d: line too long", path,
@@ -418,42 +460,7 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 			rc = -1;
 			break;
 		}
-		name = trim(line);
-		if (*name == '\0' || *name == '#')
-			continue;
-		colon = strchr(name, ':');
-		if (colon == NULL) {
-			seterr(err, errlen, "%s:%d: expected 'Name: value'",
-			    path, lineno);
-			rc = -1;
-			break;
-		}
-		*colon = '\0';
-		name = trim(name);
-		value = trim(colon + 1);
-		for (s = 0; s < S_COUNT; s++)
-			if (strcasecmp(name, setting_names[s]) == 0)
-				break;
-		if (s == S_COUNT) {
-			seterr(err, errlen, "%s:%d: unknown setting '%s'",
-			    path, lineno, name);
-			rc = -1;
-			break;
-		}
-		if (seen[s]) {
-			seterr(err, errlen, "%s:%d: %s given twice", path,
-			    lineno, setting_names[s]);
-			rc = -1;
-			break;
-		}
-		seen[s] = true;
-		why = apply_setting(cfg, (enum setting)s, value);
-		if (why != NULL) {
-			seterr(err, errlen, "%s:%d: %s: %s", path, lineno,
-			    setting_names[s], why);
-			rc = -1;
-			break;
-		}
+		rc = config_line(cfg, line, seen, path, lineno, err, errlen);
 	}
 	if (rc == 0 && ferror(f)) {
 		seterr(err, errlen, "%s: read error", path);

@@ -131,6 +131,41 @@ direct_command(const char *cmd, char *const envp[], struct direct *d)
 	return find_program(d->argv[0], envp, d->path, sizeof(d->path));
 }
 
+/* The filter's stdin and stdout: the pipes, or /dev/null (file mode). */
+static void
+spawn_actions(posix_spawn_file_actions_t *fa, bool pipe_mode, const int in[2],
+    const int out[2], const int err[2])
+{
+	posix_spawn_file_actions_init(fa);
+	if (pipe_mode) {
+		posix_spawn_file_actions_adddup2(fa, in[0], 0);
+		posix_spawn_file_actions_adddup2(fa, out[1], 1);
+	} else {
+		posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY,
+		    0);
+		posix_spawn_file_actions_addopen(fa, 1, "/dev/null", O_WRONLY,
+		    0);
+	}
+	posix_spawn_file_actions_adddup2(fa, err[1], 2);
+	/* Nothing of ours but 0, 1, 2 reaches the filter. */
+	posix_spawn_file_actions_addclosefrom_np(fa, 3);
+}
+
+/* A process group of its own, default signal dispositions and mask. */
+static void
+spawn_attr(posix_spawnattr_t *attr)
+{
+	sigset_t mask, defaults;
+
+	posix_spawnattr_init(attr);
+	sig_child_defaults(&mask, &defaults);
+	posix_spawnattr_setsigmask(attr, &mask);
+	posix_spawnattr_setsigdefault(attr, &defaults);
+	posix_spawnattr_setpgroup(attr, 0);
+	posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP |
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+}
+
 static int
 spawn(const struct config *cfg, char *const envp[], struct run *run,
     bool pipe_mode, char *why, size_t whylen)
@@ -139,7 +174,6 @@ spawn(const struct config *cfg, char *const envp[], struct run *run,
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	sigset_t mask, defaults;
 	char *argv[] = { "sh", "-c", (char *)cfg->filter_command, NULL };
 	int rc;
 
@@ -149,26 +183,8 @@ spawn(const struct config *cfg, char *const envp[], struct run *run,
 		snprintf(why, whylen, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	posix_spawn_file_actions_init(&fa);
-	if (pipe_mode) {
-		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-		posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	} else {
-		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
-		    0);
-		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY,
-		    0);
-	}
-	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	/* Nothing of ours but 0, 1, 2 reaches the filter. */
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	posix_spawnattr_init(&attr);
-	sig_child_defaults(&mask, &defaults);
-	posix_spawnattr_setsigmask(&attr, &mask);
-	posix_spawnattr_setsigdefault(&attr, &defaults);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	spawn_actions(&fa, pipe_mode, in, out, err);
+	spawn_attr(&attr);
 	rc = -1;
 	if (direct_command(cfg->filter_command, envp, &direct))
 		rc = posix_spawn(&run->pid, direct.path, &fa, &attr,

@@ -138,43 +138,38 @@ endpoint_text(const struct sockaddr *sa, char *buf, size_t len)
 		snprintf(buf, len, "%s:%u", ip, port);
 }
 
-/* Non-blocking connect bounded by timeout_ms; the fd stays non-blocking. */
+/*
+ * Full transparency: the server sees the client's address. The kernel
+ * allows IP_TRANSPARENT with CAP_NET_ADMIN or CAP_NET_RAW; the systemd
+ * drop-in grants the first.
+ */
 static int
-connect_one(const struct sockaddr *sa, socklen_t salen,
-    const struct sockaddr *from, socklen_t fromlen, long deadline,
-    char *why, size_t whylen)
+bind_from(int fd, const struct sockaddr *from, socklen_t fromlen, char *why,
+    size_t whylen)
 {
-	int fd, err = 0, one = 1, r;
+	int level = from->sa_family == AF_INET6 ? SOL_IPV6 : SOL_IP;
+	int opt = from->sa_family == AF_INET6 ? IPV6_TRANSPARENT :
+	    IP_TRANSPARENT;
+	int one = 1, e;
+
+	if (setsockopt(fd, level, opt, &one, sizeof(one)) == 0 &&
+	    bind(fd, from, fromlen) == 0)
+		return 0;
+	e = errno;
+	snprintf(why, whylen, "cannot connect from the client's address%s: %s",
+	    e == EPERM ? " (needs CAP_NET_ADMIN or CAP_NET_RAW)" : "",
+	    strerror(e));
+	return -1;
+}
+
+/* connect() on the non-blocking fd, waited for until deadline. */
+static int
+connect_wait(int fd, const struct sockaddr *sa, socklen_t salen,
+    long deadline, char *why, size_t whylen)
+{
+	int err = 0, r;
 	socklen_t elen = sizeof(err);
 
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0);
-	if (fd < 0) {
-		snprintf(why, whylen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	if (from != NULL) {
-		/* Full transparency: the server sees the client's address.
-		 * The kernel allows IP_TRANSPARENT with CAP_NET_ADMIN or
-		 * CAP_NET_RAW; the systemd drop-in grants the first. */
-		int level = from->sa_family == AF_INET6 ? SOL_IPV6 : SOL_IP;
-		int opt = from->sa_family == AF_INET6 ? IPV6_TRANSPARENT :
-		    IP_TRANSPARENT;
-
-		if (setsockopt(fd, level, opt, &one, sizeof(one)) < 0 ||
-		    bind(fd, from, fromlen) < 0) {
-			int e = errno;
-
-			snprintf(why, whylen, "cannot connect from the "
-			    "client's address%s: %s", e == EPERM ?
-			    " (needs CAP_NET_ADMIN or CAP_NET_RAW)" : "",
-			    strerror(e));
-			close(fd);
-			return -1;
-		}
-	}
-	if (sa->sa_family != AF_UNIX)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	/* A unix socket whose backlog is full says EAGAIN: the server is
 	 * busy, not gone. Nothing is queued, so try again (every 20 ms,
 	 * hearing signals) until the deadline. */
@@ -189,29 +184,51 @@ connect_one(const struct sockaddr *sa, socklen_t salen,
 			snprintf(why, whylen, "%s", r == IO_SIGNAL ?
 			    io_strstatus(r) : "connect timed out (the "
 			    "socket's backlog stayed full)");
-			close(fd);
 			return -1;
 		}
 	}
+	if (r == 0)
+		return 0;
+	if (errno != EINPROGRESS) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return -1;
+	}
+	r = io_wait_until(fd, POLLOUT, deadline);
 	if (r < 0) {
-		if (errno != EINPROGRESS) {
-			snprintf(why, whylen, "%s", strerror(errno));
-			close(fd);
-			return -1;
-		}
-		r = io_wait_until(fd, POLLOUT, deadline);
-		if (r < 0) {
-			snprintf(why, whylen, "%s", r == IO_TIMEOUT ?
-			    "connect timed out" : io_strstatus(r));
-			close(fd);
-			return -1;
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 ||
-		    err != 0) {
-			snprintf(why, whylen, "%s", strerror(err ? err : errno));
-			close(fd);
-			return -1;
-		}
+		snprintf(why, whylen, "%s", r == IO_TIMEOUT ?
+		    "connect timed out" : io_strstatus(r));
+		return -1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0) {
+		snprintf(why, whylen, "%s", strerror(err ? err : errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Non-blocking connect bounded by timeout_ms; the fd stays non-blocking. */
+static int
+connect_one(const struct sockaddr *sa, socklen_t salen,
+    const struct sockaddr *from, socklen_t fromlen, long deadline,
+    char *why, size_t whylen)
+{
+	int fd, one = 1;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0);
+	if (fd < 0) {
+		snprintf(why, whylen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (from != NULL && bind_from(fd, from, fromlen, why, whylen) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (sa->sa_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect_wait(fd, sa, salen, deadline, why, whylen) < 0) {
+		close(fd);
+		return -1;
 	}
 	return fd;
 }
