@@ -947,27 +947,45 @@ outcome_of(int code)
 	    "rejected";
 }
 
+static void end_of_data(struct session *, long filter_ms);
+
+/*
+ * DATA upstream; true when it answered 354. Otherwise the message is over:
+ * a refusal is the client's reply (RSET if rset), anything else ends the
+ * session.
+ */
+static bool
+upstream_data(struct session *s, long filter_ms, bool rset)
+{
+	char summary[REPLY_LINE_MAX + 8];
+	struct reply *rp = upstream_command(s, "DATA");
+
+	if (rp->code == 354)
+		return true;
+	reply_summary(rp, summary, sizeof(summary));
+	if (rp->code / 100 == 2 || rp->code / 100 == 3)
+		die(s, EXIT_SESSION_FAILED, "451 4.3.0 Error: upstream "
+		    "server misbehaved", "upstream %s answered DATA with %s",
+		    s->server, summary);
+	if (s->message_open)
+		message_done_full(s, outcome_of(rp->code), summary, rp,
+		    "upstream refused DATA", filter_ms, rset);
+	else
+		say_reply(s, rp);
+	return false;
+}
+
 /* Sends the file fd upstream as this transaction's message. */
 static void
 forward(struct session *s, int fd, long filter_ms)
 {
-	char header[CONFIG_VALUE_MAX * 2], summary[REPLY_LINE_MAX + 8];
-	struct reply *rp;
+	char header[CONFIG_VALUE_MAX * 2];
 	off_t sent;
 	int r;
 
 	s->state = ST_FORWARD;
-	rp = upstream_command(s, "DATA");
-	if (rp->code != 354) {
-		reply_summary(rp, summary, sizeof(summary));
-		if (rp->code / 100 == 2 || rp->code / 100 == 3)
-			die(s, EXIT_SESSION_FAILED, "451 4.3.0 Error: upstream "
-			    "server misbehaved", "upstream %s answered DATA "
-			    "with %s", s->server, summary);
-		message_done_full(s, outcome_of(rp->code), summary, rp,
-		    "upstream refused DATA", filter_ms, true);
+	if (!upstream_data(s, filter_ms, true))
 		return;
-	}
 	header_expand(s, header, sizeof(header));
 	r = data_encode(fd, &s->upstream, header, &sent);
 	if (r == IO_ERROR && errno != 0 && fcntl(fd, F_GETFD) >= 0 &&
@@ -978,6 +996,16 @@ forward(struct session *s, int fd, long filter_ms)
 	 * upstream discards the partial message when we go. */
 	if (r != IO_OK)
 		die_upstream(s, r);
+	end_of_data(s, filter_ms);
+}
+
+/* The upstream's reply to the end of data, relayed; the message is done. */
+static void
+end_of_data(struct session *s, long filter_ms)
+{
+	char summary[REPLY_LINE_MAX + 8];
+	int r;
+
 	r = reply_read(&s->upstream, &s->reply);
 	if (r == IO_OK && s->reply.code == 421)
 		upstream_closing(s, &s->reply);
@@ -1168,6 +1196,52 @@ run_filter(struct session *s)
 	close(fd);
 }
 
+/*
+ * No filter to run: the message goes upstream as it arrives, decoded and
+ * encoded again on the way (canonical CRLF, dot-stuffing, the Header), with
+ * nothing on disk and no second pass. The upstream's DATA reply answers the
+ * client's DATA, and its end-of-data reply the client's end of data, so the
+ * client gets 250 only when the upstream took the whole message. If either
+ * side fails mid-message no terminator is sent: the upstream discards it.
+ */
+static void
+stream_message(struct session *s)
+{
+	unsigned char out[DATA_DECODE_ROOM(IO_BUFSIZE / 4)];
+	char header[CONFIG_VALUE_MAX * 2];
+	struct data_decoder dec;
+	struct data_encoder enc;
+	const unsigned char *p;
+	size_t n, used, olen;
+	int r;
+
+	s->state = ST_FORWARD;
+	if (!upstream_data(s, -1, false))
+		return;
+	say(s, "354 End data with <CR><LF>.<CR><LF>");
+	s->message_open = true;
+	s->filter_ms = -1;
+	s->msg.size = 0;
+	header_expand(s, header, sizeof(header));
+	data_encoder_init(&enc, header);
+	data_decoder_init(&dec);
+	while (!data_done(&dec)) {
+		if ((r = io_peek(&s->client, &p, &n)) != IO_OK)
+			die_client(s, r);
+		if (n > IO_BUFSIZE / 4)
+			n = IO_BUFSIZE / 4;
+		used = data_decode(&dec, p, n, out, &olen);
+		io_consume(&s->client, used);
+		s->msg.size += (off_t)olen;
+		if ((r = data_encode_chunk(&enc, &s->upstream, out, olen)) !=
+		    IO_OK)
+			die_upstream(s, r);
+	}
+	if ((r = data_encode_end(&enc, &s->upstream)) != IO_OK)
+		die_upstream(s, r);
+	end_of_data(s, -1);
+}
+
 static void
 cmd_data(struct session *s, const char *verb, const char *args)
 {
@@ -1191,6 +1265,14 @@ cmd_data(struct session *s, const char *verb, const char *args)
 		return;
 	}
 	s->state = ST_DATA;
+	/* Nothing to filter and nothing to judge after the end: stream. */
+	if (cfg->filter_type != FILTER_REJECT &&
+	    cfg->bare_newline == BARE_NEWLINE_NORMALIZE &&
+	    (cfg->filter_command[0] == '\0' ||
+	    (cfg->skip_authenticated && s->authenticated))) {
+		stream_message(s);
+		return;
+	}
 	named = cfg->filter_type == FILTER_FILE &&
 	    cfg->filter_command[0] != '\0' &&
 	    !(cfg->skip_authenticated && s->authenticated);
