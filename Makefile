@@ -41,8 +41,8 @@ cppcheck:
 	  --std=c11 --inline-suppr -D_GNU_SOURCE -Isrc $(SRCS)
 
 # The whole suite. In CI (CI=true) also the clang build, cppcheck, the fuzz
-# targets for 10 s each, their regression inputs, and the suite again under
-# ASan+UBSan; the last line is the total for all runs.
+# targets for 10 s each, their regression inputs, the suite again under
+# ASan+UBSan, and check-systemd; the last line is the total for all runs.
 TESTS ?= t/*.bats
 check:
 	@scripts/deps check
@@ -60,8 +60,19 @@ check:
 	  PROXSMTPD=$(CURDIR)/proxsmtpd-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    t/run --label asan --counts t/.counts $(TESTS) || true; \
+	  t/systemd/run --counts t/.counts || true; \
 	fi
 	@t/run --sum t/.counts
+
+# The shipped units under a real systemd: a Debian 12 root (built once with
+# debootstrap, cached in /var/cache/proxsmtpd-nspawn) booted with
+# systemd-nspawn, `make install DESTDIR=` into it, sessions through
+# proxsmtpd.socket's Accept=yes. Needs root; where nspawn cannot run, the
+# tests are skipped and the summary line says so.
+check-systemd: proxsmtpd
+	@rm -f t/.counts-systemd
+	@t/systemd/run --counts t/.counts-systemd || true
+	@t/run --sum t/.counts-systemd
 
 # libFuzzer targets under ASan+UBSan: FUZZ_SECONDS per target (default
 # 60); fuzz-smoke runs each for 10 s, as CI does.
@@ -111,7 +122,8 @@ uninstall:
 	rm -rf $(DESTDIR)$(datadir)/proxsmtpd
 
 clean:
-	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang t/.counts t/.fuzz.log t/.regress.log
+	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang t/.counts t/.counts-systemd t/.fuzz.log \
+	  t/.regress.log
 	rm -rf fuzz/build
 
-.PHONY: all check demo bench install uninstall clean cppcheck fuzz fuzz-smoke
+.PHONY: all check check-systemd demo bench install uninstall clean cppcheck fuzz fuzz-smoke
