@@ -8,6 +8,7 @@
  */
 #include "config.h"
 #include "log.h"
+#include "sandbox.h"
 #include "session.h"
 #include "sig.h"
 
@@ -37,7 +38,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: proxsmtpd [-d level] [-f configfile] "
-	    "[-p pidfile] [-t] [-v]\n");
+	    "[-p pidfile] [-S] [-t] [-v]\n");
 	exit(EXIT_USAGE);
 }
 
@@ -150,7 +151,7 @@ int
 main(int argc, char **argv)
 {
 	const char *config_path = DEFAULT_CONFIG, *pidfile = NULL;
-	bool config_given = false, check_only = false;
+	bool config_given = false, check_only = false, sandbox = false;
 	struct config cfg;
 	struct logger lg;
 	/* Static, not on the stack and not memset: its 560 KiB of buffers are
@@ -162,7 +163,7 @@ main(int argc, char **argv)
 	char err[1024];
 	int level = -1, ch, rc, rfd = 0, wfd = 1, r;
 
-	while ((ch = getopt(argc, argv, "d:f:p:tv")) != -1) {
+	while ((ch = getopt(argc, argv, "d:f:p:Stv")) != -1) {
 		switch (ch) {
 		case 'd': {
 			char *end;
@@ -178,6 +179,9 @@ main(int argc, char **argv)
 			break;
 		case 'p':
 			pidfile = optarg;
+			break;
+		case 'S':
+			sandbox = true;
 			break;
 		case 't':
 			check_only = true;
@@ -240,6 +244,14 @@ main(int argc, char **argv)
 	if (pidfile != NULL) {
 		write_pidfile(&lg, pidfile);
 		s->pidfile = pidfile;
+	}
+	/* Last: the connection, the log and the pid file are open by now. */
+	if (sandbox) {
+		r = sandbox_apply(cfg.temp_directory, pidfile, err, sizeof(err));
+		if (r < 0)
+			session_abort(s, err);
+		if (r > 0)
+			log_msg(&lg, L_WARNING, "%s", err);
 	}
 	session_run(s);
 }
