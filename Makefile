@@ -6,6 +6,7 @@ sysconfdir ?= $(PREFIX)/etc
 mandir    ?= $(PREFIX)/share/man
 datadir   ?= $(PREFIX)/share
 unitdir   ?= $(PREFIX)/lib/systemd/system
+sysusersdir ?= $(PREFIX)/lib/sysusers.d
 xinetddir ?= /etc/xinetd.d
 DESTDIR   ?=
 
@@ -96,7 +97,7 @@ bench: proxsmtpd
 install: proxsmtpd
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5 \
 	  $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir) $(DESTDIR)$(xinetddir) \
-	  $(DESTDIR)$(datadir)/proxsmtpd/filters
+	  $(DESTDIR)$(datadir)/proxsmtpd/filters $(DESTDIR)$(sysusersdir)
 	install -m 755 proxsmtpd $(DESTDIR)$(sbindir)/proxsmtpd
 	sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
 	  man/proxsmtpd.8 > $(DESTDIR)$(mandir)/man8/proxsmtpd.8
@@ -106,7 +107,14 @@ install: proxsmtpd
 	  sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
 	    systemd/$$f > $(DESTDIR)$(unitdir)/$$f; done
 	install -d $(DESTDIR)$(datadir)/proxsmtpd/systemd
-	install -m 644 systemd/proxsmtpd-transparent.conf $(DESTDIR)$(datadir)/proxsmtpd/systemd/
+	install -m 644 systemd/proxsmtpd-transparent.conf systemd/proxsmtpd-strict.conf \
+	  $(DESTDIR)$(datadir)/proxsmtpd/systemd/
+	install -m 644 systemd/proxsmtpd.sysusers $(DESTDIR)$(sysusersdir)/proxsmtpd.conf
+	@# The unit's user: made now on this system, at the next boot otherwise.
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null && \
+	    [ "$$(id -u)" = 0 ]; then \
+	  echo "systemd-sysusers $(sysusersdir)/proxsmtpd.conf"; \
+	  systemd-sysusers $(sysusersdir)/proxsmtpd.conf; fi
 	sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
 	  xinetd.d/proxsmtpd > $(DESTDIR)$(xinetddir)/proxsmtpd
 	install -m 644 proxsmtpd.conf.sample $(DESTDIR)$(sysconfdir)/proxsmtpd.conf.sample
@@ -119,7 +127,8 @@ uninstall:
 	rm -f $(DESTDIR)$(sbindir)/proxsmtpd $(DESTDIR)$(mandir)/man8/proxsmtpd.8 \
 	  $(DESTDIR)$(mandir)/man5/proxsmtpd.conf.5 \
 	  $(DESTDIR)$(unitdir)/proxsmtpd.socket $(DESTDIR)$(unitdir)/proxsmtpd@.service \
-	  $(DESTDIR)$(xinetddir)/proxsmtpd $(DESTDIR)$(sysconfdir)/proxsmtpd.conf.sample
+	  $(DESTDIR)$(xinetddir)/proxsmtpd $(DESTDIR)$(sysconfdir)/proxsmtpd.conf.sample \
+	  $(DESTDIR)$(sysusersdir)/proxsmtpd.conf
 	rm -rf $(DESTDIR)$(datadir)/proxsmtpd
 
 clean:
