@@ -89,14 +89,36 @@ status_of() { # UNIT FIELD: a line of /proc/MAINPID/status of the unit's process
 	[ -z "$output" ]
 }
 
-@test "systemd-analyze security: the session unit's exposure is at most 2.0" {
-	run ct systemd-analyze security --no-pager proxsmtpd@check.service
-	[ "$status" -eq 0 ]
-	score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' <<<"$output")
-	echo "# systemd-analyze security proxsmtpd@.service: exposure $score" >&3
-	echo "$output" | grep '✗' || :
+# The score as systemd-analyze prints it, for proxsmtpd@check.service.
+exposure() {
+	ct systemd-analyze security --no-pager proxsmtpd@check.service |
+		sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) \([A-Z]*\).*/\1 \2/p'
+}
+
+@test "systemd-analyze security: the shipped unit rates OK; with proxsmtpd-strict.conf at most 2.0" {
+	read -r score label <<<"$(exposure)"
+	echo "# systemd-analyze security proxsmtpd@.service: exposure $score $label" >&3
+	ct systemd-analyze security --no-pager proxsmtpd@check.service | grep '✗' || :
 	[ -n "$score" ]
-	awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'
+	[ "$label" = OK ]
+	ct mkdir -p /etc/systemd/system/proxsmtpd@.service.d
+	ct cp /usr/share/proxsmtpd/systemd/proxsmtpd-strict.conf \
+		/etc/systemd/system/proxsmtpd@.service.d/strict.conf
+	ct systemctl daemon-reload
+	read -r strict label <<<"$(exposure)"
+	echo "# ... with proxsmtpd-strict.conf: exposure $strict $label" >&3
+	run ct systemd-analyze verify "$UNITS/proxsmtpd@.service"
+	echo "$output"
+	[ "$status" -eq 0 ] && [ -z "$output" ]
+	# and it still delivers, the filter spooling in the session's directory
+	conf "FilterType: file" "FilterCommand: sed -i 's/strict body/STRICT BODY/' \"\$EMAIL\""
+	run ct swaks -s 127.0.0.1:10025 -f a@example.org -t strict@example.org --body 'strict body'
+	echo "$output"
+	ct rm /etc/systemd/system/proxsmtpd@.service.d/strict.conf
+	ct systemctl daemon-reload
+	grep -q '^<-  250 ' <<<"$output"
+	ct sh -c 'grep -l "STRICT BODY" /run/sink/m.*'
+	awk -v s="$strict" 'BEGIN { exit !(s <= 2.0) }'
 }
 
 @test "a message goes through Accept=yes and the filter to the upstream" {
@@ -162,6 +184,36 @@ status_of() { # UNIT FIELD: a line of /proc/MAINPID/status of the unit's process
 	[[ "$(ct cat /run/hold-priv)" == "220 "*proxsmtpd* ]]
 	ct systemctl stop hold-priv
 	wait_sessions 0
+}
+
+@test "read-only system: the session's filter writes in its own 0700 spool directory only" {
+	# The filter reports, in the message it passes on, what it could do.
+	ct sh -c 'cat >/usr/local/bin/probe-filter' <<-'EOF'
+	#!/bin/sh
+	cat
+	for p in /etc /var/tmp /tmp /var/lib /run; do
+		if touch "$p/proxsmtpd-probe" 2>/dev/null; then echo "WRITABLE $p"; else echo "REFUSED $p"; fi
+	done
+	: >"$TMPDIR/probe" && echo "SPOOL-WRITABLE $TMPDIR"
+	stat -c 'SPOOL-MODE %a %U' "$TMPDIR"
+	EOF
+	ct chmod 755 /usr/local/bin/probe-filter
+	conf "FilterCommand: /usr/local/bin/probe-filter"
+	ct sh -c 'rm -f /run/sink/m.*'
+	run ct swaks -s 127.0.0.1:10025 -f a@example.org -t ro@example.org --body 'probe'
+	grep -q '^<-  250 ' <<<"$output"
+	run ct sh -c 'cat /run/sink/m.*'
+	echo "$output"
+	for p in /etc /var/tmp /tmp /var/lib /run; do
+		grep -qx "REFUSED $p" <<<"$output"
+	done
+	grep -q '^SPOOL-WRITABLE /run/proxsmtpd/' <<<"$output"
+	grep -qx 'SPOOL-MODE 700 proxsmtpd' <<<"$output"
+	run ct sh -c 'ls -d /etc/proxsmtpd-probe /var/tmp/proxsmtpd-probe /tmp/proxsmtpd-probe 2>/dev/null'
+	[ -z "$output" ]
+	# The session's directory went with the session.
+	run ct sh -c 'ls -A /run/proxsmtpd 2>/dev/null'
+	[ -z "$output" ]
 }
 
 @test "MaxConnections: past the limit a connection is closed at once, below it served" {
