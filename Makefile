@@ -20,7 +20,7 @@ CPPFLAGS  += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \
 
 SRCS = src/main.c src/config.c src/log.c src/sig.c src/io.c src/reply.c \
        src/upstream.c src/spool.c src/data.c src/filter.c src/session.c \
-       src/sandbox.c
+       src/esmtp.c src/netlist.c src/sandbox.c
 HDRS = $(wildcard src/*.h)
 
 all: proxsmtpd

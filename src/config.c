@@ -22,6 +22,8 @@ enum setting {
 	S_FILTER_COMMAND, S_FILTER_TYPE, S_FILTER_REJECT, S_FILTER_TIMEOUT,
 	S_HEADER, S_KEEPALIVES, S_OUT_ADDRESS, S_SKIP, S_TEMP_DIRECTORY,
 	S_TIMEOUT, S_TRANSPARENT_PROXY, S_USER, S_XCLIENT, S_BARE_NEWLINE,
+	S_XFORWARD_HOSTS, S_MAX_RECIPIENTS, S_MAX_LINE_LENGTH, S_MAX_ERRORS,
+	S_MAX_JUNK_COMMANDS,
 	S_LISTEN, S_MAX_CONNECTIONS, S_PID_FILE,
 	S_COUNT
 };
@@ -41,6 +43,11 @@ static const char *const setting_names[S_COUNT] = {
 	[S_USER] = "User",
 	[S_XCLIENT] = "XClient",
 	[S_BARE_NEWLINE] = "BareNewline",
+	[S_XFORWARD_HOSTS] = "AuthorizedXForwardHosts",
+	[S_MAX_RECIPIENTS] = "MaxRecipients",
+	[S_MAX_LINE_LENGTH] = "MaxLineLength",
+	[S_MAX_ERRORS] = "MaxErrors",
+	[S_MAX_JUNK_COMMANDS] = "MaxJunkCommands",
 	[S_LISTEN] = "Listen",
 	[S_MAX_CONNECTIONS] = "MaxConnections",
 	[S_PID_FILE] = "PidFile",
@@ -66,6 +73,16 @@ config_defaults(struct config *cfg)
 	cfg->timeout = 180;
 	cfg->transparent = TRANSPARENT_OFF;
 	cfg->bare_newline = BARE_NEWLINE_NORMALIZE;
+	/* Postfix's defaults: smtpd_authorized_xforward_hosts aside (it
+	 * trusts nobody), whose closest safe value here is the host itself,
+	 * where a local MTA in front of us runs; smtpd_recipient_limit,
+	 * line_length_limit, smtpd_hard_error_limit and
+	 * smtpd_junk_command_limit. */
+	(void)netlist_parse("127.0.0.0/8, ::1", &cfg->xforward_hosts);
+	cfg->max_recipients = 1000;
+	cfg->max_line_length = 2048;
+	cfg->max_errors = 20;
+	cfg->max_junk_commands = 100;
 }
 
 static void
@@ -89,6 +106,21 @@ parse_seconds(const char *v, int min, int *out)
 	if (errno != 0 || end == v || *end != '\0' || n < min || n > 86400)
 		return -1;
 	*out = (int)n;
+	return 0;
+}
+
+static int
+parse_count(const char *v, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < (long)min ||
+	    n > (long)max)
+		return -1;
+	*out = (unsigned)n;
 	return 0;
 }
 
@@ -265,6 +297,20 @@ apply_setting(struct config *cfg, enum setting s, const char *v)
 		else
 			return "expected normalize or reject";
 		return NULL;
+	case S_XFORWARD_HOSTS:
+		return netlist_parse(v, &cfg->xforward_hosts);
+	case S_MAX_RECIPIENTS:
+		return parse_count(v, 1, 100000, &cfg->max_recipients) ?
+		    "expected a number (1-100000)" : NULL;
+	case S_MAX_LINE_LENGTH:
+		return parse_count(v, LINE_LENGTH_MIN, LINE_LENGTH_MAX,
+		    &cfg->max_line_length) ? "expected bytes (512-8192)" : NULL;
+	case S_MAX_ERRORS:
+		return parse_count(v, 1, 100000, &cfg->max_errors) ?
+		    "expected a number (1-100000)" : NULL;
+	case S_MAX_JUNK_COMMANDS:
+		return parse_count(v, 1, 100000, &cfg->max_junk_commands) ?
+		    "expected a number (1-100000)" : NULL;
 	case S_LISTEN:
 	case S_MAX_CONNECTIONS:
 	case S_PID_FILE:
@@ -412,6 +458,7 @@ config_print(const struct config *cfg, FILE *out)
 {
 	static const char *const types[] = { "pipe", "file", "reject" };
 	static const char *const tp[] = { "off", "client", "full" };
+	char nets[NETLIST_MAX * 48];
 
 	fprintf(out, "# effective settings of %s\n", cfg->path);
 	fprintf(out, "FilterCommand: %s\n", cfg->filter_command);
@@ -434,4 +481,10 @@ config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "XClient: %s\n", cfg->xclient ? "on" : "off");
 	fprintf(out, "BareNewline: %s\n",
 	    cfg->bare_newline == BARE_NEWLINE_REJECT ? "reject" : "normalize");
+	netlist_format(&cfg->xforward_hosts, nets, sizeof(nets));
+	fprintf(out, "AuthorizedXForwardHosts: %s\n", nets);
+	fprintf(out, "MaxRecipients: %u\n", cfg->max_recipients);
+	fprintf(out, "MaxLineLength: %u\n", cfg->max_line_length);
+	fprintf(out, "MaxErrors: %u\n", cfg->max_errors);
+	fprintf(out, "MaxJunkCommands: %u\n", cfg->max_junk_commands);
 }

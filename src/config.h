@@ -10,7 +10,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "netlist.h"
+
 #define CONFIG_VALUE_MAX 1024	/* longest value of any setting */
+/* The bounds of the limits an operator may set; the buffers have the size
+ * of the upper bound. */
+#define LINE_LENGTH_MIN 512	/* RFC 5321 4.5.3.1.4 */
+#define LINE_LENGTH_MAX 8192
 
 enum filter_type {
 	FILTER_PIPE,
@@ -45,6 +51,12 @@ struct config {
 	char	user[CONFIG_VALUE_MAX];
 	bool	xclient;
 	enum bare_newline bare_newline;
+	/* Whose XFORWARD is believed and relayed. */
+	struct netlist xforward_hosts;
+	unsigned max_recipients;	/* RCPTs accepted in one transaction */
+	unsigned max_line_length;	/* a command line, without CRLF */
+	unsigned max_errors;		/* 4xx/5xx replies before we hang up */
+	unsigned max_junk_commands;	/* commands between deliveries */
 	char	ignored[128];	/* daemon settings of 1.10 that were given */
 };
 

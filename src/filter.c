@@ -396,7 +396,9 @@ filter_run(const struct config *cfg, char *const envp[], int in_fd,
 		ts.tv_sec = wait / 1000;
 		ts.tv_nsec = (wait % 1000) * 1000000L;
 		n = ppoll(pfd, (nfds_t)n, &ts, sig_waitmask());
-		if (n < 0 && errno == EINTR && sig_caught()) {
+		/* Not only after EINTR: a signal may also have ended a wait
+		 * inside the keepalive tick. */
+		if (sig_caught()) {
 			filter_kill(running);
 			res->outcome = VERDICT_SIGNALLED;
 			snprintf(res->why, sizeof(res->why), "signal %d",

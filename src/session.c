@@ -9,6 +9,7 @@
  */
 #include "session.h"
 #include "data.h"
+#include "esmtp.h"
 #include "filter.h"
 #include "sig.h"
 
@@ -89,12 +90,12 @@ die(struct session *s, int status, const char *reply, const char *fmt, ...)
 		s->message_open = false;
 	}
 	cleanup(s);
+	s->client.timeout_ms = 5000;	/* do not linger for a gone peer */
 	if (reply != NULL) {
-		s->client.timeout_ms = 5000;	/* do not linger for a gone peer */
 		io_puts(&s->client, reply);
 		io_puts(&s->client, "\r\n");
-		io_flush(&s->client);
 	}
+	io_flush(&s->client);
 	exit(status);
 }
 
@@ -164,52 +165,75 @@ session_abort(struct session *s, const char *why)
 
 /* ---- replies to the client, commands to the upstream ---------------- */
 
-/* Every reply to the client leaves through say() or say_reply(). */
+/*
+ * Own refusals are logged with why, the first few of a session: a client
+ * sending nothing else must not be able to flood the log.
+ */
+#define REFUSALS_LOGGED 10
+
 static void
-say(struct session *s, const char *fmt, ...)
+log_refusal(struct session *s, const char *why, const char *line, int n)
 {
-	char line[REPLY_LINE_MAX + 16];
-	va_list ap;
+	if (++s->logged > REFUSALS_LOGGED)
+		return;
+	log_msg(s->log, L_NOTICE, "refused %s from %s: %.*s%s", why,
+	    s->ep.client_ip, n, line, s->logged == REFUSALS_LOGGED ?
+	    " (further refusals of this session are not logged)" : "");
+}
+
+/*
+ * Every reply to the client leaves through say_line() or say_reply(). A
+ * 4xx or 5xx of our own is logged (why, else the command it answers) and
+ * counts towards MaxErrors unless counted is false.
+ */
+static void
+say_line(struct session *s, const char *why, bool counted, const char *text)
+{
+	char line[REPLY_LINE_MAX + 16], what[64];
 	int n, r;
 
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
-	va_end(ap);
+	n = snprintf(line, sizeof(line) - 2, "%s", text);
 	if (n < 0 || n >= (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 3;
+	if (line[0] == '4' || line[0] == '5') {
+		if (why == NULL) {
+			snprintf(what, sizeof(what), "%s", s->verb[0] ?
+			    s->verb : "session");
+			why = what;
+		}
+		log_refusal(s, why, line, n);
+		s->errors += counted;
+	}
 	line[n++] = '\r';
 	line[n++] = '\n';
-	if (line[0] == '4' || line[0] == '5')
-		log_msg(s->log, L_DEBUG, "reply to %s: %.*s", s->ep.client_ip,
-		    n - 2, line);
 	if ((r = io_write(&s->client, line, (size_t)n)) != IO_OK)
 		die_client(s, r);
 }
 
-/*
- * A client line refused as malformed: the reply, and a log line for the
- * first few of a session (a client sending nothing else must not be able
- * to flood the log).
- */
-#define REFUSED_LINES_LOGGED 3
-
-static void __attribute__((format(printf, 3, 4)))
-refuse_line(struct session *s, const char *reply, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3)))
+say(struct session *s, const char *fmt, ...)
 {
-	char what[128];
+	char line[REPLY_LINE_MAX + 16];
 	va_list ap;
 
-	s->refused_lines++;
-	if (s->refused_lines <= REFUSED_LINES_LOGGED) {
-		va_start(ap, fmt);
-		vsnprintf(what, sizeof(what), fmt, ap);
-		va_end(ap);
-		log_msg(s->log, L_NOTICE, "refused %s from %s%s", what,
-		    s->ep.client_ip, s->refused_lines == REFUSED_LINES_LOGGED ?
-		    " (further refused lines of this session are not logged)" :
-		    "");
-	}
-	say(s, "%s", reply);
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	say_line(s, NULL, true, line);
+}
+
+/* A refusal that is not the client's error (not counted for MaxErrors). */
+static void
+say_uncounted(struct session *s, const char *line)
+{
+	say_line(s, NULL, false, line);
+}
+
+/* A refusal whose log line says why (a short phrase). */
+static void
+refuse(struct session *s, const char *why, const char *line)
+{
+	say_line(s, why, true, line);
 }
 
 static void
@@ -217,8 +241,71 @@ say_reply(struct session *s, const struct reply *rp)
 {
 	int r = reply_write(&s->client, rp);
 
+	if (rp->code >= 400)
+		s->errors++;
 	if (r != IO_OK)
 		die_client(s, r);
+}
+
+/*
+ * The text of an upstream's reply line (after the code) as we say it: its
+ * enhanced status code and words, our name in place of its own, so that
+ * the upstream's host name never reaches the client.
+ */
+static void
+own_name_text(const struct session *s, const char *text, char *out,
+    size_t outlen)
+{
+	char esc[16] = "";
+	size_t n;
+
+	n = strspn(text, "0123456789.");
+	if (n >= 5 && text[0] >= '2' && text[0] <= '5' && text[1] == '.' &&
+	    (text[n] == ' ' || text[n] == '\0')) {
+		snprintf(esc, sizeof(esc), "%.*s ", (int)n, text);
+		text += n + (text[n] == ' ');
+	}
+	n = strcspn(text, " ");
+	if (n > 0 && memchr(text, '.', n) != NULL && strspn(text,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+	    == n)
+		text += n;	/* a host name: the upstream's */
+	snprintf(out, outlen, "%s%s%s%s", esc, s->hostname,
+	    text[0] == ' ' || text[0] == '\0' ? "" : " ", text);
+}
+
+/*
+ * The upstream said 421 (RFC 5321 3.8: it is closing the session): the
+ * client gets that 421, once, with our name, as the reply to its command,
+ * and the session ends.
+ */
+__attribute__((noreturn)) static void
+upstream_closing(struct session *s, const struct reply *rp)
+{
+	char text[REPLY_LINE_MAX], line[REPLY_LINE_MAX + 8];
+
+	own_name_text(s, rp->text[0], text, sizeof(text));
+	snprintf(line, sizeof(line), "421 %s", text);
+	die(s, EXIT_SESSION_FAILED, line, "upstream %s is closing the session: "
+	    "421 %s", s->server, rp->text[0]);
+}
+
+/*
+ * The upstream is unusable, but the client already has its reply: it
+ * learns at its next command (421; QUIT gets 221), never in between, so
+ * that every command gets one reply.
+ */
+static void
+upstream_drop(struct session *s, const char *reply, const char *why)
+{
+	log_msg(s->log, L_WARNING, "upstream %s dropped: %s", s->server, why);
+	if (s->upstream_fd >= 0)
+		close(s->upstream_fd);
+	s->upstream_fd = -1;
+	s->upstream.rfd = s->upstream.wfd = -1;
+	s->upstream.wlen = 0;
+	s->upstream_gone = true;
+	snprintf(s->gone_reply, sizeof(s->gone_reply), "%s", reply);
 }
 
 static void
@@ -240,6 +327,8 @@ upstream_command(struct session *s, const char *line)
 	upstream_send(s, line);
 	if ((r = reply_read(&s->upstream, &s->reply)) != IO_OK)
 		die_upstream(s, r);
+	if (s->reply.code == 421)
+		upstream_closing(s, &s->reply);
 	return &s->reply;
 }
 
@@ -283,36 +372,6 @@ forward_info_reset(struct session *s)
 {
 	s->remote[0] = '\0';
 	s->remote_helo[0] = '\0';
-}
-
-/*
- * The address of "FROM:<addr> params" or "TO:<addr> params", without the
- * brackets. Returns -1 when there is no such thing.
- */
-static int
-parse_path(const char *args, const char *keyword, char *out, size_t outlen)
-{
-	size_t klen = strlen(keyword);
-	const char *p, *e;
-
-	if (strncasecmp(args, keyword, klen) != 0)
-		return -1;
-	p = args + klen;
-	p += strspn(p, " \t");
-	if (*p == '<') {
-		e = strchr(++p, '>');
-		if (e == NULL)
-			return -1;
-	} else {
-		e = p + strcspn(p, " \t");
-	}
-	/* RFC 5321 has no TAB in an address, quoted or not: refused, so
-	 * that none reaches SENDER or RECIPIENTS either. */
-	if ((size_t)(e - p) >= outlen || memchr(p, '\t', (size_t)(e - p)))
-		return -1;
-	memcpy(out, p, (size_t)(e - p));
-	out[e - p] = '\0';
-	return 0;
 }
 
 /* ---- commands ------------------------------------------------------- */
@@ -406,27 +465,30 @@ has_word(const char *list, const char *word)
 }
 
 /*
- * XClient: once per session, before the client's first HELO/EHLO, tell an
- * upstream that offers XCLIENT who the real client is; it answers with a
- * new greeting, and the client's own HELO/EHLO follows as usual.
+ * XClient: once per session, before the first client command that goes
+ * upstream, whichever it is, tell the upstream who the real client is; it
+ * answers with a new greeting, and the client's command follows. The
+ * upstream trusts our address, so if it cannot be told, nothing is
+ * relayed at all (an open relay otherwise): 421 and the log says why.
  */
 static void
 xclient_handshake(struct session *s, const char *helo, bool esmtp)
 {
-	char cmd[CMD_LINE_MAX], enc[PATH_ADDR_MAX * 3];
+	char cmd[CMD_LINE_MAX], enc[PATH_ADDR_MAX * 3], unavailable[256];
 	const char *attrs;
 	struct reply *rp;
 	int i;
 	size_t o;
 
+	snprintf(unavailable, sizeof(unavailable), "421 4.3.0 %s Service not "
+	    "available, try again later", s->hostname);
 	s->xclient_done = true;
 	snprintf(cmd, sizeof(cmd), "EHLO %s", s->hostname);
 	rp = upstream_command(s, cmd);
-	if (rp->code != 250 || (i = reply_find_keyword(rp, "XCLIENT")) < 0) {
-		log_msg(s->log, L_DEBUG, "upstream %s does not offer XCLIENT",
-		    s->server);
-		return;
-	}
+	if (rp->code != 250 || (i = reply_find_keyword(rp, "XCLIENT")) < 0)
+		die(s, EXIT_TEMPORARY, unavailable, "XClient is on but upstream "
+		    "%s does not offer XCLIENT (EHLO: %d): nothing relayed",
+		    s->server, rp->code);
 	attrs = rp->text[i] + strlen("XCLIENT");
 	o = (size_t)snprintf(cmd, sizeof(cmd), "XCLIENT ADDR=%s%s",
 	    strchr(s->ep.client_ip, ':') ? "IPV6:" : "", s->ep.client_ip);
@@ -439,17 +501,22 @@ xclient_handshake(struct session *s, const char *helo, bool esmtp)
 	if (has_word(attrs, "REVERSE_NAME") && o < sizeof(cmd))
 		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o,
 		    " REVERSE_NAME=[UNAVAILABLE]");
-	if (has_word(attrs, "HELO") && helo[0] != '\0' && o < sizeof(cmd)) {
+	/* No HELO yet: the upstream must not judge the client by ours. */
+	if (has_word(attrs, "HELO") && o < sizeof(cmd)) {
 		xtext_encode(helo, enc, sizeof(enc));
-		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, " HELO=%s", enc);
+		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, " HELO=%s",
+		    helo[0] != '\0' ? enc : "[UNAVAILABLE]");
 	}
 	if (has_word(attrs, "PROTO") && o < sizeof(cmd))
 		snprintf(cmd + o, sizeof(cmd) - o, " PROTO=%s",
 		    esmtp ? "ESMTP" : "SMTP");
 	rp = upstream_command(s, cmd);
-	if (rp->code != 220)
-		log_msg(s->log, L_WARNING, "upstream %s refused XCLIENT: %d %s",
-		    s->server, rp->code, rp->text[0]);
+	/* Postfix answers with a new greeting (220); before 2.3 it said
+	 * 250, as smtp-sink still does. */
+	if (rp->code / 100 != 2)
+		die(s, EXIT_TEMPORARY, unavailable, "upstream %s refused "
+		    "XCLIENT: %d %s: nothing relayed", s->server, rp->code,
+		    rp->text[0]);
 }
 
 static void
@@ -461,8 +528,6 @@ cmd_helo(struct session *s, const char *verb, const char *args)
 	int k;
 
 	s->state = ST_HELO;
-	if (s->cfg->xclient && !s->xclient_done)
-		xclient_handshake(s, args, esmtp);
 	rp = relay_command(s, 0);
 	if (rp->code == 250) {
 		snprintf(s->helo, sizeof(s->helo), "%s", args);
@@ -474,6 +539,10 @@ cmd_helo(struct session *s, const char *verb, const char *args)
 			while ((k = reply_find_keyword(rp,
 			    stripped_extensions[i])) > 0)
 				reply_remove_line(rp, k);
+		/* Offered only to whom it is allowed. */
+		while (esmtp && !s->xforward_ok &&
+		    (k = reply_find_keyword(rp, "XFORWARD")) > 0)
+			reply_remove_line(rp, k);
 		/* An empty keyword line says nothing (smtp-sink sends one). */
 		for (k = rp->nlines - 1; esmtp && k > 0; k--)
 			if (rp->text[k][0] == '\0')
@@ -486,15 +555,19 @@ static void
 cmd_mail(struct session *s, const char *verb, const char *args)
 {
 	char sender[PATH_ADDR_MAX];
+	struct esmtp_args a;
 	struct reply *rp;
+	const char *bad;
 
 	(void)verb;
 	s->state = ST_MAIL;
-	if (parse_path(args, "FROM:", sender, sizeof(sender)) < 0) {
-		say(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+	if ((bad = esmtp_parse(args, "FROM:", true, sender, sizeof(sender),
+	    &a)) != NULL) {
+		refuse(s, bad, "501 5.5.4 Syntax: MAIL FROM:<address> "
+		    "[parameters]");
 		return;
 	}
-	if (strcasestr(args, "BODY=BINARYMIME") != NULL) {
+	if (esmtp_value_is(esmtp_param(&a, "BODY"), "BINARYMIME")) {
 		say(s, "504 5.5.4 BINARYMIME is not supported");
 		return;
 	}
@@ -512,23 +585,37 @@ cmd_rcpt(struct session *s, const char *verb, const char *args)
 {
 	char rcpt[PATH_ADDR_MAX];
 	struct transaction *tx = &s->tx;
+	struct esmtp_args a;
 	struct reply *rp;
+	const char *bad;
 	size_t len;
 
 	(void)verb;
 	s->state = ST_RCPT;
-	if (parse_path(args, "TO:", rcpt, sizeof(rcpt)) < 0) {
-		say(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+	if ((bad = esmtp_parse(args, "TO:", false, rcpt, sizeof(rcpt), &a)) !=
+	    NULL) {
+		refuse(s, bad, "501 5.5.4 Syntax: RCPT TO:<address> "
+		    "[parameters]");
 		return;
 	}
-	len = strlen(rcpt);
+	len = a.addrlen;
+	if (tx->mail_accepted && tx->nrcpt >= s->cfg->max_recipients) {
+		/* RFC 5321 4.5.3.1.10; like Postfix's recipient overshoot,
+		 * not counted as an error: the client may go on trying. */
+		if (tx->rcpt_refused++ == 0)
+			log_msg(s->log, L_NOTICE, "%s reached MaxRecipients (%u):"
+			    " further RCPTs get 452", s->ep.client_ip,
+			    s->cfg->max_recipients);
+		say_uncounted(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
 	if (tx->rcpt_len + len + 1 > RCPT_BYTES_MAX) {
 		/* Logged once a transaction: the client may go on trying. */
 		if (tx->rcpt_refused++ == 0)
 			log_msg(s->log, L_NOTICE, "recipient list of %s full at "
 			    "%u recipients (%d bytes): further RCPTs get 452",
 			    s->ep.client_ip, tx->nrcpt, RCPT_BYTES_MAX);
-		say(s, "452 4.5.3 Error: too many recipients");
+		say_uncounted(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
 	rp = relay_command(s, 0);
@@ -606,6 +693,13 @@ cmd_xforward(struct session *s, const char *verb, const char *args)
 
 	(void)verb;
 	s->state = ST_COMMAND;
+	if (!s->xforward_ok) {
+		/* It would let any client forge REMOTE for the filter and the
+		 * upstream's idea of the original client. */
+		refuse(s, "XFORWARD from a host not in AuthorizedXForwardHosts",
+		    "550 5.7.0 Error: XFORWARD not allowed");
+		return;
+	}
 	xforward_parse(args, remote, helo);
 	rp = relay_command(s, 0);
 	if (rp->code / 100 == 2) {
@@ -635,13 +729,13 @@ cmd_auth(struct session *s, const char *verb, const char *args)
 	 * answers are credentials and are never logged. */
 	while (rp->code == 334) {
 		say_reply(s, rp);
-		r = io_getline(&s->client, s->line, CMD_LINE_MAX, &len, &bare);
+		r = io_getline(&s->client, s->line, s->cfg->max_line_length,
+		    &len, &bare);
 		if (r == IO_TOOLONG) {
 			/* The exchange is broken; cancel it upstream. */
 			rp = upstream_command(s, "*");
-			refuse_line(s, "500 5.5.2 Error: line too long",
-			    "an authentication answer over the %d-byte limit",
-			    CMD_LINE_MAX);
+			refuse(s, "an authentication answer over MaxLineLength",
+			    "500 5.5.2 Error: line too long");
 			return;
 		}
 		if (r != IO_OK)
@@ -650,9 +744,9 @@ cmd_auth(struct session *s, const char *verb, const char *args)
 			/* A bare CR could end the line early at the upstream
 			 * and start commands we never saw. */
 			rp = upstream_command(s, "*");
-			refuse_line(s, "501 5.5.2 Error: invalid character in "
-			    "authentication exchange", "an authentication answer "
-			    "with a control character");
+			refuse(s, "an authentication answer with a control "
+			    "character", "501 5.5.2 Error: invalid character in "
+			    "authentication exchange");
 			return;
 		}
 		rp = relay_command(s, 334);
@@ -669,8 +763,25 @@ cmd_xclient(struct session *s, const char *verb, const char *args)
 	(void)args;
 	/* It would let a client forge its address through our trusted
 	 * connection to the upstream. */
-	log_msg(s->log, L_NOTICE, "refused XCLIENT from %s", s->ep.client_ip);
-	say(s, "554 5.7.1 Error: XCLIENT not allowed");
+	refuse(s, "XCLIENT", "554 5.7.1 Error: XCLIENT not allowed");
+}
+
+/*
+ * BDAT without CHUNKING offered: its byte count cannot be skipped safely
+ * (the chunk's bytes would be read as commands), so the session ends, as
+ * Postfix ends it.
+ */
+__attribute__((noreturn)) static void
+cmd_bdat(struct session *s, const char *verb, const char *args)
+{
+	char reply[256];
+
+	(void)verb;
+	(void)args;
+	snprintf(reply, sizeof(reply), "554 5.5.1 %s Error: BDAT without "
+	    "CHUNKING, closing connection", s->hostname);
+	die(s, EXIT_SESSION_FAILED, reply, "BDAT from %s: CHUNKING is not "
+	    "offered, its chunk cannot be skipped", s->ep.client_ip);
 }
 
 static void
@@ -760,6 +871,28 @@ receive_body(struct session *s, struct data_decoder *dec)
 	}
 }
 
+/* RSET after the client has had its reply: a failure is for later. */
+static void
+upstream_rset(struct session *s)
+{
+	char reply[256], why[REPLY_LINE_MAX + 32];
+	int r;
+
+	if ((r = io_puts(&s->upstream, "RSET\r\n")) != IO_OK ||
+	    (r = reply_read(&s->upstream, &s->reply)) != IO_OK) {
+		fatal_reply(s, reply, sizeof(reply), r);
+		if (r == IO_SIGNAL)
+			die_client(s, r);
+		upstream_drop(s, reply, r == REPLY_BAD ? "malformed reply to "
+		    "RSET" : io_strstatus(r));
+	} else if (s->reply.code == 421) {
+		own_name_text(s, s->reply.text[0], why, sizeof(why));
+		snprintf(reply, sizeof(reply), "421 %s", why);
+		snprintf(why, sizeof(why), "421 %s", s->reply.text[0]);
+		upstream_drop(s, reply, why);
+	}
+}
+
 /*
  * Ends the message: client reply (all of full when given, else the line
  * reply), the log line, upstream RSET if asked.
@@ -796,7 +929,7 @@ message_done_full(struct session *s, const char *outcome, const char *reply,
 		if ((r = io_flush(&s->client)) != IO_OK)
 			die_client(s, r);
 		s->state = ST_COMMAND;
-		upstream_command(s, "RSET");
+		upstream_rset(s);
 	}
 }
 
@@ -845,11 +978,32 @@ forward(struct session *s, int fd, long filter_ms)
 	 * upstream discards the partial message when we go. */
 	if (r != IO_OK)
 		die_upstream(s, r);
-	if ((r = reply_read(&s->upstream, &s->reply)) != IO_OK)
+	r = reply_read(&s->upstream, &s->reply);
+	if (r == IO_OK && s->reply.code == 421)
+		upstream_closing(s, &s->reply);
+	if (r == REPLY_BAD || (r == IO_OK && s->reply.code / 100 == 3)) {
+		/* Only 2xx, 4xx and 5xx end a message (RFC 5321 4.3.2):
+		 * the two sides no longer agree where the session is. */
+		char why[REPLY_LINE_MAX + 64];
+
+		snprintf(why, sizeof(why), "upstream answered the end of data "
+		    "with %s", r == REPLY_BAD ? "a malformed reply" :
+		    s->reply.text[0]);
+		snprintf(summary, sizeof(summary), "421 4.3.0 %s Error: "
+		    "upstream server misbehaved, closing connection",
+		    s->hostname);
+		message_done(s, "tempfail", "451 4.3.0 Error: upstream server "
+		    "misbehaved, try again later", why, filter_ms, false);
+		upstream_drop(s, summary, why);
+		return;
+	}
+	if (r != IO_OK)
 		die_upstream(s, r);
 	reply_summary(&s->reply, summary, sizeof(summary));
 	message_done_full(s, outcome_of(s->reply.code), summary, &s->reply,
 	    NULL, filter_ms, false);
+	if (s->reply.code / 100 == 2)
+		s->junk = 0;	/* a delivery: the client is doing its job */
 }
 
 /* The environment the filter sees: its strings packed one after the other
@@ -904,7 +1058,12 @@ keepalive(void *arg)
 	if (s->upstream_lost)
 		return;
 	if ((r = io_puts(&s->upstream, "NOOP\r\n")) != IO_OK ||
-	    (r = reply_read(&s->upstream, &s->reply)) != IO_OK) {
+	    (r = reply_read(&s->upstream, &s->reply)) != IO_OK ||
+	    (r = s->reply.code == 421 ? IO_EOF : IO_OK) != IO_OK) {
+		/* A signal ends the filter's wait, which reports it as one;
+		 * the upstream is not lost for it. */
+		if (r == IO_SIGNAL)
+			return;
 		log_msg(s->log, L_WARNING, "keepalive to %s failed: %s",
 		    s->server, r == REPLY_BAD ? "malformed reply" :
 		    io_strstatus(r));
@@ -928,16 +1087,17 @@ run_filter(struct session *s)
 	struct filter_env fe;
 	struct filter_result res;
 	bool file_mode = cfg->filter_type == FILTER_FILE;
+	const char *why = NULL;
 	struct stat st;
 	int fd;
 
 	if (!file_mode && spool_create(&s->out, cfg->temp_directory, s->id,
 	    false) < 0) {
-		char why[256];
+		char detail[256];
 
-		snprintf(why, sizeof(why), "cannot create temp file in %s: %s",
-		    cfg->temp_directory, strerror(errno));
-		temp_failure(s, why, -1);
+		snprintf(detail, sizeof(detail), "cannot create temp file in "
+		    "%s: %s", cfg->temp_directory, strerror(errno));
+		temp_failure(s, detail, -1);
 		return;
 	}
 	build_env(s, &fe);
@@ -981,13 +1141,23 @@ run_filter(struct session *s)
 		forward(s, s->out.fd, res.ms);
 		return;
 	}
-	/* The filter may have replaced the file: open it by name again. */
-	fd = open(s->msg.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size == 0) {
+	/* The filter may have replaced the file: open it by name again,
+	 * without blocking (a FIFO left there would wait for a writer for
+	 * ever) and without following a link; only a regular file is a
+	 * message. */
+	fd = open(s->msg.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		why = errno == ELOOP ? "filter left a symbolic link at $EMAIL" :
+		    "filter left no message in $EMAIL";
+	else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		why = "filter left something other than a regular file at "
+		    "$EMAIL";
+	else if (st.st_size == 0)
+		why = "filter left no message in $EMAIL";
+	if (why != NULL) {
 		if (fd >= 0)
 			close(fd);
-		temp_failure(s, "filter left no message in $EMAIL", res.ms);
+		temp_failure(s, why, res.ms);
 		return;
 	}
 	forward(s, fd, res.ms);
@@ -1081,45 +1251,64 @@ cmd_data(struct session *s, const char *verb, const char *args)
 typedef void (*command_fn)(struct session *, const char *verb,
     const char *args);
 
+/* Answered here, the upstream never asked: no XCLIENT needed first. */
+#define C_LOCAL	0x1
+/* Counted towards MaxJunkCommands: moves no mail forward. */
+#define C_JUNK	0x2
+
 static const struct command {
 	const char *verb;
 	command_fn fn;
+	unsigned flags;
 } commands[] = {
-	{ "HELO", cmd_helo },
-	{ "EHLO", cmd_helo },
-	{ "MAIL", cmd_mail },
-	{ "RCPT", cmd_rcpt },
-	{ "DATA", cmd_data },
-	{ "RSET", cmd_rset },
-	{ "QUIT", cmd_quit },
-	{ "AUTH", cmd_auth },
-	{ "XFORWARD", cmd_xforward },
-	{ "XCLIENT", cmd_xclient },
-	{ "STARTTLS", cmd_unsupported },
-	{ "BDAT", cmd_unsupported },
-	{ "XEXCH50", cmd_unsupported },
-	{ NULL, cmd_relay },
+	{ "HELO", cmd_helo, C_JUNK },
+	{ "EHLO", cmd_helo, C_JUNK },
+	{ "MAIL", cmd_mail, 0 },
+	{ "RCPT", cmd_rcpt, 0 },
+	{ "DATA", cmd_data, 0 },
+	{ "RSET", cmd_rset, C_JUNK },
+	{ "QUIT", cmd_quit, C_LOCAL },	/* carries no trust */
+	{ "NOOP", cmd_relay, C_JUNK },
+	{ "VRFY", cmd_relay, C_JUNK },
+	{ "EXPN", cmd_relay, C_JUNK },
+	{ "HELP", cmd_relay, C_JUNK },
+	{ "AUTH", cmd_auth, 0 },
+	{ "XFORWARD", cmd_xforward, 0 },
+	{ "XCLIENT", cmd_xclient, C_LOCAL },
+	{ "STARTTLS", cmd_unsupported, C_LOCAL },
+	{ "BDAT", cmd_bdat, C_LOCAL },
+	{ "XEXCH50", cmd_unsupported, C_LOCAL },
+	{ NULL, cmd_relay, C_JUNK },
 };
 
 static void
 handle_command(struct session *s, size_t len)
 {
-	char verb[16];
+	char *verb = s->verb, reply[256];
 	const char *args;
 	const struct command *c;
 	size_t vlen;
 
+	verb[0] = '\0';
+	if (s->errors >= s->cfg->max_errors) {
+		/* Postfix's smtpd_hard_error_limit. */
+		snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many "
+		    "errors", s->hostname);
+		die(s, EXIT_SESSION_FAILED, reply, "MaxErrors (%u) reached",
+		    s->cfg->max_errors);
+	}
 	if (!line_is_clean(s->line, len)) {
-		refuse_line(s, "500 5.5.2 Error: invalid character in command",
-		    "a command with a control character");
+		refuse(s, "a command with a control character",
+		    "500 5.5.2 Error: invalid character in command");
 		return;
 	}
 	/* Split at any blank, as the upstream (Postfix) does: "DATA\t" is
 	 * DATA, and must not slip past us as an unknown command. */
 	vlen = strcspn(s->line, " \t");
-	if (vlen == 0 || vlen >= sizeof(verb)) {
-		refuse_line(s, "500 5.5.2 Error: bad syntax", "a command %s",
-		    vlen == 0 ? "starting with a blank" : "with an overlong verb");
+	if (vlen == 0 || vlen >= sizeof(s->verb)) {
+		refuse(s, vlen == 0 ? "a command starting with a blank" :
+		    "a command with an overlong verb",
+		    "500 5.5.2 Error: bad syntax");
 		return;
 	}
 	memcpy(verb, s->line, vlen);
@@ -1129,7 +1318,24 @@ handle_command(struct session *s, size_t len)
 	for (c = commands; c->verb != NULL; c++)
 		if (strcasecmp(c->verb, verb) == 0)
 			break;
-	if (c->verb == NULL && s->state != ST_MAIL && s->state != ST_RCPT)
+	if (s->upstream_gone) {
+		if (c->fn == cmd_quit) {
+			say(s, "221 2.0.0 Bye");
+			finish(s);
+		}
+		die(s, EXIT_SESSION_FAILED, s->gone_reply, "client sent %s "
+		    "after the upstream was dropped", verb);
+	}
+	if ((c->flags & C_JUNK) && ++s->junk > s->cfg->max_junk_commands) {
+		snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many "
+		    "commands without a delivery", s->hostname);
+		die(s, EXIT_SESSION_FAILED, reply, "MaxJunkCommands (%u) "
+		    "reached", s->cfg->max_junk_commands);
+	}
+	if (s->cfg->xclient && !s->xclient_done && !(c->flags & C_LOCAL))
+		xclient_handshake(s, c->fn == cmd_helo ? args : "",
+		    strcasecmp(verb, "EHLO") == 0);
+	if (c->fn == cmd_relay && s->state != ST_MAIL && s->state != ST_RCPT)
 		s->state = ST_COMMAND;
 	c->fn(s, verb, args);
 }
@@ -1138,9 +1344,7 @@ static void
 greet(struct session *s)
 {
 	struct reply *rp = &s->reply;
-	char esc[16] = "", first[REPLY_LINE_MAX];
-	const char *text;
-	size_t n;
+	char first[REPLY_LINE_MAX];
 	int r;
 
 	s->state = ST_GREETING;
@@ -1158,27 +1362,14 @@ greet(struct session *s)
 		die(s, EXIT_SESSION_FAILED, reply, "upstream %s greeted with "
 		    "%d", s->server, rp->code);
 	}
-	/* A refusing upstream: its code, enhanced code and words, with our
-	 * name in place of its own. */
-	text = rp->text[0];
-	n = strspn(text, "0123456789.");
-	if (n >= 5 && text[0] >= '2' && text[0] <= '5' && text[1] == '.' &&
-	    (text[n] == ' ' || text[n] == '\0')) {
-		snprintf(esc, sizeof(esc), "%.*s ", (int)n, text);
-		text += n + (text[n] == ' ');
-	}
-	n = strcspn(text, " ");
-	if (n > 0 && memchr(text, '.', n) != NULL && strspn(text,
-	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
-	    == n)
-		text += n;	/* a host name: the upstream's */
-	/* Built aside: text points into the line it replaces. Then all of
-	 * the reply's lines: a refusal often explains itself after the
-	 * first. */
-	snprintf(first, sizeof(first), "%s%s%s%s", esc, s->hostname,
-	    text[0] == ' ' || text[0] == '\0' ? "" : " ", text);
+	/* A refusing upstream: all of its lines (a refusal often explains
+	 * itself after the first), with our name in the first. */
+	own_name_text(s, rp->text[0], first, sizeof(first));
 	memcpy(rp->text[0], first, sizeof(first));
 	say_reply(s, rp);
+	if (rp->code == 421)
+		die(s, EXIT_TEMPORARY, NULL, "upstream %s refused the session "
+		    "with 421", s->server);
 }
 
 void
@@ -1207,6 +1398,7 @@ session_init(struct session *s, const struct config *cfg, struct logger *lg,
 		snprintf(s->hostname, sizeof(s->hostname), "localhost");
 	s->hostname[sizeof(s->hostname) - 1] = '\0';
 	endpoints_get(&s->ep, client_rfd);
+	s->xforward_ok = netlist_match(&cfg->xforward_hosts, s->ep.client_ip);
 	io_init(&s->client, client_rfd, client_wfd, cfg->timeout * 1000);
 }
 
@@ -1242,19 +1434,22 @@ session_run(struct session *s)
 
 	greet(s);
 	for (;;) {
-		r = io_getline(&s->client, s->line, CMD_LINE_MAX, &len, &bare);
+		r = io_getline(&s->client, s->line, s->cfg->max_line_length,
+		    &len, &bare);
 		if (r == IO_TOOLONG) {
-			refuse_line(s, "500 5.5.2 Error: line too long",
-			    "a command line over the %d-byte limit",
-			    CMD_LINE_MAX);
+			s->verb[0] = '\0';
+			refuse(s, "a command line over MaxLineLength",
+			    "500 5.5.2 Error: line too long");
 			continue;
 		}
 		if (r == IO_EOF && !s->tx.mail_accepted &&
 		    !io_pending(&s->client)) {
 			/* A client that just hangs up between messages; one
 			 * that leaves half a command behind is lost. */
-			upstream_send(s, "QUIT");
-			io_flush(&s->upstream);
+			if (!s->upstream_gone) {
+				upstream_send(s, "QUIT");
+				io_flush(&s->upstream);
+			}
 			finish(s);
 		}
 		if (r != IO_OK)

@@ -18,7 +18,8 @@
 #include "spool.h"
 #include "upstream.h"
 
-#define CMD_LINE_MAX 2048	/* like Postfix's line_length_limit */
+/* The line buffer: room for the longest MaxLineLength. */
+#define CMD_LINE_MAX LINE_LENGTH_MAX
 #define PATH_ADDR_MAX 1024	/* an address as the client gave it */
 /* RECIPIENTS must fit one environment string (MAX_ARG_STRLEN is 128 KiB). */
 #define RCPT_BYTES_MAX (100 * 1024)
@@ -67,13 +68,21 @@ struct session {
 	bool	authenticated;
 	bool	xclient_done;
 	bool	upstream_lost;	/* a keepalive found it gone */
+	/* The upstream was dropped after the client had its reply: the
+	 * next command gets gone_reply (QUIT gets 221). */
+	bool	upstream_gone;
+	char	gone_reply[256];
+	bool	xforward_ok;	/* the client may send XFORWARD */
 	bool	message_open;	/* DATA accepted, outcome not yet logged */
 	long	filter_ms;	/* the open message's filter time; -1: none ran */
 	char	remote[PATH_ADDR_MAX];		/* XFORWARD ADDR */
 	char	remote_helo[PATH_ADDR_MAX];	/* XFORWARD HELO */
 	char	helo[PATH_ADDR_MAX];
 	unsigned messages;
-	unsigned refused_lines;	/* client lines refused as malformed */
+	char	verb[16];	/* the command being answered */
+	unsigned errors;	/* 4xx/5xx replies given (MaxErrors) */
+	unsigned junk;		/* commands since the last delivery */
+	unsigned logged;	/* own refusals logged (rate limit) */
 	const char *pidfile;
 	pid_t	filter_pgid;	/* running filter's group, 0 if none */
 	struct transaction tx;

@@ -13,9 +13,12 @@
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -151,7 +154,7 @@ endpoint_text(const struct sockaddr *sa, char *buf, size_t len)
 /* Non-blocking connect bounded by timeout_ms; the fd stays non-blocking. */
 static int
 connect_one(const struct sockaddr *sa, socklen_t salen,
-    const struct sockaddr *from, socklen_t fromlen, int timeout_ms,
+    const struct sockaddr *from, socklen_t fromlen, long deadline,
     char *why, size_t whylen)
 {
 	int fd, err = 0, one = 1, r;
@@ -185,13 +188,31 @@ connect_one(const struct sockaddr *sa, socklen_t salen,
 	}
 	if (sa->sa_family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, sa, salen) < 0) {
+	/* A unix socket whose backlog is full says EAGAIN: the server is
+	 * busy, not gone. Nothing is queued, so try again (every 20 ms,
+	 * hearing signals) until the deadline. */
+	while ((r = connect(fd, sa, salen)) < 0 && errno == EAGAIN &&
+	    sa->sa_family == AF_UNIX) {
+		long next = io_now_ms() + 20;
+
+		r = io_wait_until(-1, 0, deadline >= 0 && deadline < next ?
+		    deadline : next);
+		if (r == IO_SIGNAL || (r == IO_TIMEOUT && deadline >= 0 &&
+		    io_now_ms() >= deadline)) {
+			snprintf(why, whylen, "%s", r == IO_SIGNAL ?
+			    io_strstatus(r) : "connect timed out (the "
+			    "socket's backlog stayed full)");
+			close(fd);
+			return -1;
+		}
+	}
+	if (r < 0) {
 		if (errno != EINPROGRESS) {
 			snprintf(why, whylen, "%s", strerror(errno));
 			close(fd);
 			return -1;
 		}
-		r = io_wait(fd, POLLOUT, timeout_ms);
+		r = io_wait_until(fd, POLLOUT, deadline);
 		if (r < 0) {
 			snprintf(why, whylen, "%s", r == IO_TIMEOUT ?
 			    "connect timed out" : io_strstatus(r));
@@ -272,31 +293,106 @@ original_destination(int client_fd, const struct endpoints *ep,
 	return -1;
 }
 
-static int
-connect_host_port(const char *host, const char *port, int timeout_ms,
-    char *server, size_t serverlen, char *why, size_t whylen)
-{
-	struct addrinfo hints, *res, *ai;
-	int fd = -1, r;
+/* What the resolver thread hands back: it only writes to done_fd. */
+struct lookup {
+	struct gaicb	cb;
+	struct addrinfo	hints;
+	int		done_fd;
+};
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
+static void
+lookup_done(union sigval sv)
+{
+	const struct lookup *lk = sv.sival_ptr;
+	uint64_t one = 1;
+
+	(void)!write(lk->done_fd, &one, sizeof(one));
+}
+
+/*
+ * getaddrinfo() with a deadline that hears signals. A numeric address needs
+ * no lookup and no thread. A name is looked up by glibc's resolver thread
+ * (getaddrinfo_a), which wakes us through an eventfd; we wait for it in the
+ * one place that waits. If the deadline or a signal comes first, the lookup
+ * is abandoned: its memory is left to the thread, because the session ends
+ * right after (the caller answers 421 and exits).
+ */
+static int
+resolve(const char *host, const char *port, long deadline,
+    struct addrinfo **res, char *why, size_t whylen)
+{
+	struct lookup *lk;
+	struct gaicb *list[1];
+	struct sigevent sev = { .sigev_notify = SIGEV_THREAD };
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_NUMERICHOST };
+	int r, w;
+
 	/*
 	 * No AI_ADDRCONFIG: it counts no loopback address, so on a host (or
 	 * in a container) whose only IPv4 or IPv6 address is 127.0.0.1 or
 	 * ::1 it refuses exactly those ("Address family for hostname not
 	 * supported"). An address of a family the host cannot reach fails
-	 * at once below, and the next one is tried.
+	 * at once in connect_one(), and the next one is tried.
 	 */
-	r = getaddrinfo(host, port, &hints, &res);
+	r = getaddrinfo(host, port, &hints, res);
+	if (r != EAI_NONAME)
+		goto out;
+	if ((lk = calloc(1, sizeof(*lk))) == NULL) {
+		snprintf(why, whylen, "%s: out of memory", host);
+		return -1;
+	}
+	lk->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (lk->done_fd < 0) {
+		snprintf(why, whylen, "eventfd: %s", strerror(errno));
+		free(lk);
+		return -1;
+	}
+	lk->hints.ai_socktype = SOCK_STREAM;
+	lk->cb.ar_name = host;
+	lk->cb.ar_service = port;
+	lk->cb.ar_request = &lk->hints;
+	list[0] = &lk->cb;
+	sev.sigev_notify_function = lookup_done;
+	sev.sigev_value.sival_ptr = lk;
+	r = getaddrinfo_a(GAI_NOWAIT, list, 1, &sev);
+	if (r != 0) {
+		close(lk->done_fd);
+		free(lk);
+		goto out;
+	}
+	w = io_wait_until(lk->done_fd, POLLIN, deadline);
+	if (w < 0) {
+		(void)gai_cancel(&lk->cb);
+		snprintf(why, whylen, "%s: %s", host, w == IO_TIMEOUT ?
+		    "name lookup timed out" : io_strstatus(w));
+		return -1;
+	}
+	r = gai_error(&lk->cb);
+	*res = lk->cb.ar_result;
+	close(lk->done_fd);
+	free(lk);
+out:
 	if (r != 0) {
 		snprintf(why, whylen, "%s:%s: %s", host, port, gai_strerror(r));
 		return -1;
 	}
+	return 0;
+}
+
+static int
+connect_host_port(const char *host, const char *port, long deadline,
+    char *server, size_t serverlen, char *why, size_t whylen)
+{
+	struct addrinfo *res, *ai;
+	int fd = -1;
+
+	if (resolve(host, port, deadline, &res, why, whylen) < 0)
+		return -1;
 	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
 		endpoint_text(ai->ai_addr, server, serverlen);
 		fd = connect_one(ai->ai_addr, ai->ai_addrlen, NULL, 0,
-		    timeout_ms, why, whylen);
+		    deadline, why, whylen);
 	}
 	freeaddrinfo(res);
 	return fd;
@@ -378,6 +474,8 @@ upstream_connect(const struct config *cfg, const struct endpoints *ep,
 	socklen_t dstlen, fromlen = 0;
 	const char *bad;
 	in_port_t port;
+	/* One deadline for the name lookup and every address tried. */
+	long deadline = io_deadline(timeout_ms);
 
 	if (cfg->transparent != TRANSPARENT_OFF) {
 		/* What the log names if there is no destination to name. */
@@ -393,7 +491,7 @@ upstream_connect(const struct config *cfg, const struct endpoints *ep,
 		endpoint_text((struct sockaddr *)&dst, server, serverlen);
 		return connect_one((struct sockaddr *)&dst, dstlen,
 		    fromlen ? (struct sockaddr *)&from : NULL, fromlen,
-		    timeout_ms, why, whylen);
+		    deadline, why, whylen);
 	}
 	if ((bad = out_address_parse(cfg->out_address, &oa)) != NULL) {
 		snprintf(why, whylen, "bad OutAddress %s: %s",
@@ -406,7 +504,7 @@ upstream_connect(const struct config *cfg, const struct endpoints *ep,
 		memcpy(un.sun_path, oa.host, strlen(oa.host) + 1);
 		snprintf(server, serverlen, "%s", oa.host);
 		return connect_one((struct sockaddr *)&un, sizeof(un), NULL, 0,
-		    timeout_ms, why, whylen);
+		    deadline, why, whylen);
 	}
 	if (oa.kind == OUT_LOOPBACK) {
 		/* Loopback: the same port on the connecting client's address
@@ -414,14 +512,14 @@ upstream_connect(const struct config *cfg, const struct endpoints *ep,
 		if (ep->peer_len == 0 || (ep->peer.ss_family != AF_INET &&
 		    ep->peer.ss_family != AF_INET6))
 			return connect_host_port(ep->client_ip, oa.port,
-			    timeout_ms, server, serverlen, why, whylen);
+			    deadline, server, serverlen, why, whylen);
 		(void)parse_port(oa.port, &port);
 		memcpy(&dst, &ep->peer, ep->peer_len);
 		sockaddr_set_port(&dst, port);
 		endpoint_text((struct sockaddr *)&dst, server, serverlen);
 		return connect_one((struct sockaddr *)&dst, ep->peer_len, NULL,
-		    0, timeout_ms, why, whylen);
+		    0, deadline, why, whylen);
 	}
-	return connect_host_port(oa.host, oa.port, timeout_ms, server,
+	return connect_host_port(oa.host, oa.port, deadline, server,
 	    serverlen, why, whylen);
 }

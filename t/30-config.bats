@@ -79,6 +79,11 @@ default_config_path() {
 	User: 
 	XClient: off
 	BareNewline: normalize
+	AuthorizedXForwardHosts: 127.0.0.0/8, ::1/128
+	MaxRecipients: 1000
+	MaxLineLength: 2048
+	MaxErrors: 20
+	MaxJunkCommands: 100
 	EOF
 }
 
@@ -95,7 +100,12 @@ default_config_path() {
 		'TimeOut: 42' \
 		'User: nobody' \
 		'XClient: on' \
-		'BareNewline: reject'
+		'BareNewline: reject' \
+		'AuthorizedXForwardHosts: 192.0.2.0/24 2001:db8::7' \
+		'MaxRecipients: 50' \
+		'MaxLineLength: 1000' \
+		'MaxErrors: 3' \
+		'MaxJunkCommands: 7'
 	check
 	[ "$status" -eq 0 ]
 	diff -u - <(settings) <<-'EOF'
@@ -113,7 +123,35 @@ default_config_path() {
 	User: nobody
 	XClient: on
 	BareNewline: reject
+	AuthorizedXForwardHosts: 192.0.2.0/24, 2001:db8::7/128
+	MaxRecipients: 50
+	MaxLineLength: 1000
+	MaxErrors: 3
+	MaxJunkCommands: 7
 	EOF
+}
+
+@test "the limits refuse values past their documented bounds, naming the bounds" {
+	for bad in 'MaxRecipients: 0' 'MaxRecipients: 100001' 'MaxLineLength: 511' \
+		'MaxLineLength: 8193' 'MaxErrors: 0' 'MaxJunkCommands: 0' \
+		'MaxErrors: many' 'AuthorizedXForwardHosts: 10.0.0.0/33' \
+		'AuthorizedXForwardHosts: example.org' 'AuthorizedXForwardHosts: ::1/129'; do
+		conf 'OutAddress: 127.0.0.1:25' "$bad"
+		check
+		echo "$bad -> $status $stderr"
+		[ "$status" -eq 100 ]
+		grep -q "c.conf:2: ${bad%%:*}: " <<<"$stderr"
+	done
+	for good in 'MaxRecipients: 1' 'MaxRecipients: 100000' 'MaxLineLength: 512' \
+		'MaxLineLength: 8192' 'AuthorizedXForwardHosts: ' 'MaxErrors: 1'; do
+		conf 'OutAddress: 127.0.0.1:25' "$good"
+		check
+		echo "$good -> $status $stderr"
+		[ "$status" -eq 0 ]
+	done
+	conf 'OutAddress: 127.0.0.1:25' 'AuthorizedXForwardHosts:'
+	check
+	grep -qx 'AuthorizedXForwardHosts: ' <<<"$output"
 }
 
 @test "FilterType takes pipe, file and reject" {

@@ -282,8 +282,28 @@ client_setup() { # [TIMEOUT]
 	[ "$(sink_count)" -eq 2 ]
 }
 
-@test "client sends 10,000 RCPTs: accepted up to the limit, 452 4.5.3 beyond, message still delivered" {
+@test "client sends 10,000 RCPTs: accepted up to MaxRecipients (1000 by default), 452 4.5.3 beyond, delivered" {
 	client_setup
+	{
+		printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\n'
+		for i in $(seq 10000); do printf 'RCPT TO:<recipient-%05d@example.test>\r\n' "$i"; done
+		printf 'DATA\r\nSubject: many\r\n\r\nx\r\n.\r\nQUIT\r\n'
+	} | smtp_raw | tr -d '\r' >"$T/out"
+	ok=$(grep -c '^250 2.1.5' "$T/out")
+	full=$(grep -c '^452 4.5.3 Error: too many recipients' "$T/out")
+	echo "accepted $ok, refused $full"
+	[ "$ok" -eq 1000 ]
+	[ "$full" -eq 9000 ]
+	# Not counted as errors (MaxErrors 20 would have ended the session).
+	[[ "$(end_reply)" == 250* ]]
+	[ "$(grep -c '^X-Rcpt-Args:' "$(sink_file)")" -eq 1000 ]
+	[ "$(grep -c 'reached MaxRecipients (1000)' "$PROXY_LOG")" -eq 1 ]
+}
+
+@test "client sends 10,000 long RCPTs under MaxRecipients 100000: the 100 KiB RECIPIENTS list bounds it" {
+	start_sink
+	write_conf "FilterCommand: cat" "TimeOut: 2" "MaxRecipients: 100000"
+	start_proxy
 	{
 		printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\n'
 		for i in $(seq 10000); do printf 'RCPT TO:<recipient-%05d@example.test>\r\n' "$i"; done
@@ -336,21 +356,21 @@ client_setup() { # [TIMEOUT]
 	[ "$(sink_count)" -eq 1 ]
 	grep -q '^X-Mail-Args: <ok@b.test>$' "$(sink_file)"
 	! grep -q evil "$(sink_file)"
-	[ "$(grep -c 'refused a command line over the 2048-byte limit from 127.0.0.1' "$PROXY_LOG")" -eq 1 ]
+	[ "$(grep -c 'refused a command line over MaxLineLength from 127.0.0.1: 500 5.5.2' "$PROXY_LOG")" -eq 1 ]
 	no_temp_files
 }
 
-@test "refused lines are logged, but only the first three of a session" {
+@test "refused lines are logged with the reply, but only the first ten of a session" {
 	client_setup
 	{
 		printf 'EHLO c.test\r\n'
-		for i in 1 2 3 4 5 6; do printf 'NOOP \001%d\r\n' "$i"; done
+		for i in $(seq 15); do printf 'NOOP \001%d\r\n' "$i"; done
 		printf 'NOOP\r\nQUIT\r\n'
 	} | smtp_raw | tr -d '\r' >"$T/out"
-	[ "$(grep -c '^500 5.5.2 Error: invalid character in command' "$T/out")" -eq 6 ]
+	[ "$(grep -c '^500 5.5.2 Error: invalid character in command' "$T/out")" -eq 15 ]
 	grep -q '^221 ' "$T/out"
-	[ "$(grep -c 'refused a command with a control character from 127.0.0.1' "$PROXY_LOG")" -eq 3 ]
-	grep -q 'further refused lines of this session are not logged' "$PROXY_LOG"
+	[ "$(grep -c 'refused a command with a control character from 127.0.0.1: 500 5.5.2 Error: invalid character in command' "$PROXY_LOG")" -eq 10 ]
+	grep -q 'further refusals of this session are not logged' "$PROXY_LOG"
 }
 
 @test "NUL and control bytes in a command are refused, the session goes on" {
