@@ -57,7 +57,7 @@ install_tree() {
 	# read-only but for it; a static system user from sysusers.d.
 	grep -q '^RuntimeDirectory=proxsmtpd/%i$' proxsmtpd@.service
 	grep -q '^RuntimeDirectoryMode=0700$' proxsmtpd@.service
-	grep -q '^ExecStart=.*/proxsmtpd -S ' proxsmtpd@.service
+	grep -q '^ExecStart=[^ ]*/proxsmtpd[^ /]* -S ' proxsmtpd@.service
 	grep -q '^User=proxsmtpd$' proxsmtpd@.service
 	grep -q '^u proxsmtpd ' "$T/root/usr/lib/sysusers.d/proxsmtpd.conf"
 	! grep -q '^DynamicUser=yes' proxsmtpd@.service || false
