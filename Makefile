@@ -18,15 +18,30 @@ GCC_WARN   = -Wno-format-truncation
 CPPFLAGS  += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \
              -DDEFAULT_CONFIG='"$(sysconfdir)/proxsmtpd.conf"'
 
-SRCS = src/main.c src/config.c src/log.c src/sig.c src/io.c src/reply.c \
+# The journal and LISTEN_FDS: our own code (src/sysd.c), or with
+# LIBSYSTEMD=1 libsystemd's sd_journal_sendv() and sd_listen_fds()
+# (src/sysd-libsystemd.c; needs libsystemd-dev: scripts/deps libsystemd).
+# The rest of the program is the same.
+CORE = src/main.c src/config.c src/log.c src/sig.c src/io.c src/reply.c \
        src/upstream.c src/spool.c src/data.c src/filter.c src/session.c \
        src/esmtp.c src/netlist.c src/sandbox.c
+SRCS = $(CORE) $(if $(LIBSYSTEMD),src/sysd-libsystemd.c,src/sysd.c)
+SYSD_LIBS = $(if $(LIBSYSTEMD),-lsystemd)
 HDRS = $(wildcard src/*.h)
+# Which of the two ./proxsmtpd is: a change of LIBSYSTEMD rebuilds it.
+BUILD_KIND = $(if $(LIBSYSTEMD),libsystemd,native)
 
 all: proxsmtpd
 
-proxsmtpd: $(SRCS) $(HDRS) Makefile
-	$(CC) -std=c17 $(WARN) $(if $(findstring clang,$(CC)),,$(GCC_WARN)) $(CPPFLAGS) $(CFLAGS) -o $@ $(SRCS) $(LDFLAGS)
+.build-kind: FORCE
+	@[ "$$(cat $@ 2>/dev/null)" = $(BUILD_KIND) ] || echo $(BUILD_KIND) >$@
+
+proxsmtpd: $(SRCS) $(HDRS) Makefile .build-kind
+	$(CC) -std=c17 $(WARN) $(if $(findstring clang,$(CC)),,$(GCC_WARN)) $(CPPFLAGS) $(CFLAGS) -o $@ $(SRCS) $(LDFLAGS) $(SYSD_LIBS)
+
+# The LIBSYSTEMD=1 program beside the default one, for the tests in CI.
+proxsmtpd-libsystemd: $(CORE) src/sysd-libsystemd.c $(HDRS) Makefile
+	$(CC) -std=c17 $(WARN) $(if $(findstring clang,$(CC)),,$(GCC_WARN)) $(CPPFLAGS) $(CFLAGS) -o $@ $(CORE) src/sysd-libsystemd.c $(LDFLAGS) -lsystemd
 
 # The same program under AddressSanitizer and UndefinedBehaviorSanitizer.
 proxsmtpd-asan: $(SRCS) $(HDRS) Makefile
@@ -40,25 +55,32 @@ proxsmtpd-clang: $(SRCS) $(HDRS) Makefile
 
 cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
-	  --std=c11 --inline-suppr -D_GNU_SOURCE -Isrc $(SRCS)
+	  --std=c11 --inline-suppr -D_GNU_SOURCE -Isrc $(CORE) src/sysd.c src/sysd-libsystemd.c
 
 # The whole suite. In CI (CI=true) also the clang build, cppcheck, the fuzz
-# targets for 10 s each, their regression inputs, the suite again under
-# ASan+UBSan, and check-systemd; the last line is the total for all runs.
+# targets for 10 s each, their regression inputs, the logging and launcher
+# tests (the journal, LISTEN_FDS) against the LIBSYSTEMD=1 build, the
+# suite again under ASan+UBSan, and check-systemd; the last line is the
+# total for all runs.
+# A fuzz run that reports no target at all (they did not build) is a failure.
 TESTS ?= t/*.bats
+SYSD_TESTS = $(filter t/40-launchers.bats t/50-logging.bats,$(wildcard $(TESTS)))
 check:
 	@scripts/deps check
 	@$(MAKE) --no-print-directory proxsmtpd
 	@rm -f t/.counts
 	@t/run --label gcc --counts t/.counts $(TESTS) || true
 	@if [ "$$CI" = true ] || [ -n "$$CHECK_FULL" ]; then \
-	  $(MAKE) --no-print-directory proxsmtpd-clang cppcheck proxsmtpd-asan && \
+	  $(MAKE) --no-print-directory proxsmtpd-clang cppcheck proxsmtpd-asan \
+	    proxsmtpd-libsystemd && \
 	  { fuzz/run --smoke | tee t/.fuzz.log; \
 	    awk '$$1 != "total" && / crashes [0-9]+$$/ { if ($$NF == 0) p++; else f++ } \
-	      END { print "fuzz", p + 0, f + 0 }' t/.fuzz.log >>t/.counts; } && \
+	      END { if (p + f == 0) f = 1; print "fuzz", p + 0, f + 0 }' t/.fuzz.log >>t/.counts; } && \
 	  { fuzz/run --regress | tee t/.regress.log; \
 	    awk '/: fixed: / { p++ } /: FAILS/ { f++ } \
-	      END { print "fuzz-regress", p + 0, f + 0 }' t/.regress.log >>t/.counts; } && \
+	      END { if (p + f == 0) f = 1; print "fuzz-regress", p + 0, f + 0 }' t/.regress.log >>t/.counts; } && \
+	  { [ -z "$(SYSD_TESTS)" ] || PROXSMTPD=$(CURDIR)/proxsmtpd-libsystemd \
+	    t/run --label libsystemd --counts t/.counts $(SYSD_TESTS) || true; } && \
 	  PROXSMTPD=$(CURDIR)/proxsmtpd-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    t/run --label asan --counts t/.counts $(TESTS) || true; \
@@ -86,26 +108,38 @@ fuzz-smoke:
 	@scripts/deps fuzz
 	@fuzz/run --smoke
 
-demo: proxsmtpd
+# The packages first (the compiler among them), then the build: a fresh
+# machine needs nothing else typed.
+demo:
 	@scripts/deps demo
+	@$(MAKE) --no-print-directory proxsmtpd
 	@scripts/demo
 
-bench: proxsmtpd
+bench:
 	@scripts/deps bench
+	@$(MAKE) --no-print-directory proxsmtpd
 	@bench/run
+
+# The installed man pages, units and xinetd entry name the real paths.
+SUBST = sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
+	    -e 's|@datadir@|$(datadir)|g' -e 's|@unitdir@|$(unitdir)|g' \
+	    -e 's|@xinetddir@|$(xinetddir)|g' -e 's|@sysusersdir@|$(sysusersdir)|g'
+
+# What LIBSYSTEMD=1 costs each session, against the default build: its
+# section of bench/results.md.
+bench-libsystemd:
+	@scripts/deps bench-libsystemd
+	@bench/libsystemd
 
 install: proxsmtpd
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5 \
 	  $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir) $(DESTDIR)$(xinetddir) \
 	  $(DESTDIR)$(datadir)/proxsmtpd/filters $(DESTDIR)$(sysusersdir)
 	install -m 755 proxsmtpd $(DESTDIR)$(sbindir)/proxsmtpd
-	sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
-	  man/proxsmtpd.8 > $(DESTDIR)$(mandir)/man8/proxsmtpd.8
-	sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
-	  man/proxsmtpd.conf.5 > $(DESTDIR)$(mandir)/man5/proxsmtpd.conf.5
+	$(SUBST) man/proxsmtpd.8 > $(DESTDIR)$(mandir)/man8/proxsmtpd.8
+	$(SUBST) man/proxsmtpd.conf.5 > $(DESTDIR)$(mandir)/man5/proxsmtpd.conf.5
 	for f in proxsmtpd.socket proxsmtpd@.service; do \
-	  sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
-	    systemd/$$f > $(DESTDIR)$(unitdir)/$$f; done
+	  $(SUBST) systemd/$$f > $(DESTDIR)$(unitdir)/$$f; done
 	install -d $(DESTDIR)$(datadir)/proxsmtpd/systemd
 	install -m 644 systemd/proxsmtpd-transparent.conf systemd/proxsmtpd-strict.conf \
 	  $(DESTDIR)$(datadir)/proxsmtpd/systemd/
@@ -115,8 +149,7 @@ install: proxsmtpd
 	    [ "$$(id -u)" = 0 ]; then \
 	  echo "systemd-sysusers $(sysusersdir)/proxsmtpd.conf"; \
 	  systemd-sysusers $(sysusersdir)/proxsmtpd.conf; fi
-	sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
-	  xinetd.d/proxsmtpd > $(DESTDIR)$(xinetddir)/proxsmtpd
+	$(SUBST) xinetd.d/proxsmtpd > $(DESTDIR)$(xinetddir)/proxsmtpd
 	install -m 644 proxsmtpd.conf.sample $(DESTDIR)$(sysconfdir)/proxsmtpd.conf.sample
 	[ -e $(DESTDIR)$(sysconfdir)/proxsmtpd.conf ] || \
 	  install -m 644 proxsmtpd.conf.sample $(DESTDIR)$(sysconfdir)/proxsmtpd.conf
@@ -132,8 +165,8 @@ uninstall:
 	rm -rf $(DESTDIR)$(datadir)/proxsmtpd
 
 clean:
-	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang t/.counts t/.counts-systemd t/.fuzz.log \
-	  t/.regress.log
+	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang proxsmtpd-libsystemd .build-kind t/.counts t/.counts-systemd \
+	  t/.fuzz.log t/.regress.log
 	rm -rf fuzz/build
 
-.PHONY: all check check-systemd demo bench install uninstall clean cppcheck fuzz fuzz-smoke
+.PHONY: FORCE all check check-systemd demo bench bench-libsystemd install uninstall clean cppcheck fuzz fuzz-smoke

@@ -6,9 +6,11 @@
  *
  *   - line_is_clean() refuses exactly the lines with control bytes (TAB
  *     aside) and DEL;
- *   - of a clean line split as handle_command() does, parse_path() (FROM:
+ *   - of a clean line split as handle_command() does, esmtp_parse() (FROM:
  *     and TO:, any output size, exact buffers) returns a NUL-terminated
- *     piece of the arguments without blanks or brackets, or -1;
+ *     piece of the arguments without TAB, empty only for "<>" after FROM:,
+ *     and parameters that lie in the line, with valid keywords and
+ *     values, or a reason;
  *   - the XFORWARD attributes decoded as cmd_xforward() does it with
  *     xtext_decode() fit and hold no control byte but TAB; xtext_encode()
  *     gives xtext (RFC 3461) that decodes back to the same text;
@@ -78,32 +80,72 @@ ref_clean(const uint8_t *p, size_t n)
 	return true;
 }
 
+/* Inside args: a pointer the parser handed out. */
+static bool
+within(const char *args, const char *p, size_t n)
+{
+	return p >= args && p + n <= args + strlen(args);
+}
+
 static void
 check_path(const char *args, const char *kw, size_t outlen)
 {
 	char *out = malloc(outlen);
-	int rc;
+	struct esmtp_args a;
+	const char *bad;
+	unsigned i, j;
 
 	memset(out, 'Z', outlen);
-	rc = parse_path(args, kw, out, outlen);
-	if (rc == 0) {
-		size_t len = strnlen(out, outlen);
+	bad = esmtp_parse(args, kw, strcmp(kw, "FROM:") == 0, out, outlen, &a);
+	FZ_CHECK(strnlen(out, outlen) < outlen, "esmtp_parse: not terminated");
+	if (bad == NULL) {
+		size_t len = strlen(out);
 
-		FZ_CHECK(len < outlen, "parse_path: not terminated");
+		FZ_CHECK(len == a.addrlen, "esmtp_parse: addrlen %zu, not %zu",
+		    a.addrlen, len);
 		FZ_CHECK(strncasecmp(args, kw, strlen(kw)) == 0,
-		    "parse_path accepted without %s", kw);
+		    "esmtp_parse accepted without %s", kw);
 		FZ_CHECK(len == 0 || memmem(args, strlen(args), out, len),
-		    "parse_path made up an address");
-		/* "<addr>": up to the first '>'; bare: up to a blank. Never
-		 * a TAB: no address has one. */
-		args += strlen(kw);
-		args += strspn(args, " \t");
-		FZ_CHECK(*args == '<' ? strchr(out, '>') == NULL :
-		    strpbrk(out, " \t") == NULL, "parse_path took too much");
-		FZ_CHECK(strchr(out, '\t') == NULL, "parse_path: TAB in %s",
+		    "esmtp_parse made up an address");
+		/* Only the null sender is empty, and only "<>". */
+		FZ_CHECK(len > 0 || (strcmp(kw, "FROM:") == 0 &&
+		    strstr(args, "<>") != NULL), "empty path accepted for %s",
 		    kw);
+		FZ_CHECK(strchr(out, '\t') == NULL, "esmtp_parse: TAB in %s",
+		    kw);
+		FZ_CHECK(a.nparams <= ESMTP_PARAMS_MAX, "too many params");
+		for (i = 0; i < a.nparams; i++) {
+			const struct esmtp_param *pm = &a.params[i];
+
+			FZ_CHECK(within(args, pm->key, pm->klen) && pm->klen > 0,
+			    "param %u key outside the line", i);
+			for (j = 0; j < pm->klen; j++)
+				FZ_CHECK(isalnum((unsigned char)pm->key[j]) ||
+				    (j > 0 && pm->key[j] == '-'),
+				    "param %u: bad keyword byte", i);
+			if (pm->value == NULL)
+				continue;
+			FZ_CHECK(within(args, pm->value, pm->vlen) &&
+			    pm->vlen > 0, "param %u value outside", i);
+			for (j = 0; j < pm->vlen; j++)
+				FZ_CHECK(pm->value[j] > 32 && pm->value[j] < 127 &&
+				    pm->value[j] != '=', "param %u: bad value "
+				    "byte", i);
+		}
+		/* The lookup finds the first of each keyword. */
+		for (i = 0; i < a.nparams; i++) {
+			char key[64];
+
+			if (a.params[i].klen >= sizeof(key))
+				continue;
+			memcpy(key, a.params[i].key, a.params[i].klen);
+			key[a.params[i].klen] = '\0';
+			FZ_CHECK(esmtp_param(&a, key) != NULL &&
+			    esmtp_param(&a, key) <= &a.params[i],
+			    "esmtp_param lost %s", key);
+		}
 	} else {
-		FZ_CHECK(rc == -1, "parse_path returned %d", rc);
+		FZ_CHECK(bad[0] != '\0', "empty reason");
 	}
 	free(out);
 }

@@ -461,6 +461,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	exit_status = -1;
 	if (setjmp(exit_jmp) == 0)
 		session_run(&sess);	/* never returns */
+	/* A dropped upstream was closed by the session; the fake keeps its
+	 * fd number for the next run (and the fd-leak probe below). */
+	if (sess.upstream_gone && fcntl(fk.fd, F_GETFD) < 0) {
+		int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (fd != fk.fd) {
+			dup2(fd, fk.fd);
+			close(fd);
+		}
+	}
 
 	/* What the client got. */
 	FZ_CHECK(exit_status == EXIT_SESSION_OK ||

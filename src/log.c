@@ -3,26 +3,25 @@
  *
  * The journal is used when its socket exists; its entries carry the session
  * id and, for the per-message line, the message's fields, so that
- * "journalctl SESSION_ID=..." shows one session.
+ * "journalctl SESSION_ID=..." shows one session. How an entry reaches
+ * journald (our own code or libsystemd) is sysd.c's business.
  *
- * Entries go to journald in its native protocol (one datagram of
- * "FIELD=value\n" lines) written here rather than with libsystemd: linking
- * libsystemd and its libraries cost each session, a process of its own,
- * more start-up time and resident memory than the rest of the program.
+ * Where neither a journal nor a syslog socket exists (a replay on a bare
+ * host, a container), the lines go to stderr rather than nowhere, unless
+ * stderr is a socket: under inetd and xinetd it is the client's.
  */
 #include "log.h"
+#include "sysd.h"
 
-#include <fcntl.h>
+#include <paths.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
-
-#define JOURNAL_SOCKET "/run/systemd/journal/socket"
 
 #define LOG_LINE_MAX 4096
 #define LOG_RCPT_MAX 2048	/* recipients shown in one line */
@@ -35,22 +34,20 @@ static const int syslog_priority[] = {
 	[L_DEBUG] = LOG_DEBUG,
 };
 
-static int
-journal_connect(struct logger *lg)
+static bool
+path_is_socket(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	struct stat st;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", JOURNAL_SOCKET);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	lg->journal_fd = fd;
-	return 0;
+	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static bool
+fd_is_socket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
 void
@@ -64,11 +61,16 @@ log_open(struct logger *lg, int stderr_level)
 	}
 	lg->level = L_INFO;
 	lg->journal_fd = -1;
-	if (access(JOURNAL_SOCKET, W_OK) == 0 && journal_connect(lg) == 0) {
+	if (access(SYSD_JOURNAL_SOCKET, W_OK) == 0 &&
+	    (lg->journal_fd = sysd_journal_open()) >= 0) {
 		lg->target = LOG_TO_JOURNAL;
-	} else {
+	} else if (path_is_socket(_PATH_LOG) || fd_is_socket(2)) {
+		/* A socket on fd 2 is the client's: syslog, even into the
+		 * void, rather than the SMTP conversation. */
 		lg->target = LOG_TO_SYSLOG;
 		openlog("proxsmtpd", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	} else {
+		lg->target = LOG_TO_STDERR;
 	}
 }
 
@@ -94,8 +96,7 @@ emit(struct logger *lg, enum log_level level, const char *text,
 	char field[10][256];
 	char msgfield[LOG_LINE_MAX + 16];
 	char rcptfield[LOG_RCPT_MAX + 48];
-	struct iovec iov[24];
-	struct msghdr mh = { .msg_iov = iov };
+	struct iovec iov[12];
 	int n = 0, len, i;
 
 	switch (lg->target) {
@@ -151,21 +152,19 @@ emit(struct logger *lg, enum log_level level, const char *text,
 		iov[n].iov_base = rcptfield;
 		iov[n++].iov_len = (size_t)len;
 	}
-	/* Each field a line: a newline inside a value would start a new
-	 * field, so none may remain (values are printable already). */
-	for (i = n - 1; i >= 0; i--) {
+	/* Each field is a line of the native protocol: a newline inside a
+	 * value would start a new field, so none may remain (values are
+	 * printable already). */
+	for (i = 0; i < n; i++) {
 		char *v = iov[i].iov_base;
 		size_t k;
 
 		for (k = 0; k < iov[i].iov_len; k++)
 			if (v[k] == '\n')
 				v[k] = '?';
-		iov[2 * i] = iov[i];
-		iov[2 * i + 1] = (struct iovec){ .iov_base = "\n", .iov_len = 1 };
 	}
-	mh.msg_iovlen = (size_t)(2 * n);
 	/* Logging must never stop a session: a lost entry is all we risk. */
-	(void)sendmsg(lg->journal_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	sysd_journal_send(lg->journal_fd, iov, n);
 }
 
 void

@@ -11,9 +11,11 @@
 #include "sandbox.h"
 #include "session.h"
 #include "sig.h"
+#include "sysd.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -25,8 +27,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define LISTEN_FDS_START 3	/* systemd's socket passing: fds from 3 on */
-
 #ifndef VERSION
 #define VERSION "0.0"
 #endif
@@ -34,11 +34,34 @@
 #define DEFAULT_CONFIG "/usr/local/etc/proxsmtpd.conf"
 #endif
 
+#define USAGE "usage: proxsmtpd [-d level] [-f configfile] [-p pidfile] [-S] [-t] [-v]\n" \
+	"       proxsmtpd -h | --help | -V | --version\n"
+
+/* Asked for (-h): the usage and the options on stdout, exit 0. */
+static void
+help(void)
+{
+	printf(USAGE
+	    "One SMTP session on stdin/stdout (or the socket of LISTEN_FDS),\n"
+	    "its messages through FilterCommand, to OutAddress.\n"
+	    "  -d level       log to stderr up to level: 0 errors, 1 warnings,\n"
+	    "                 2 notices, 3 info, 4 debug\n"
+	    "  -f configfile  the configuration (default %s)\n"
+	    "  -p pidfile     write this session's pid there\n"
+	    "  -S             sandbox: no_new_privs, and (Landlock) nothing\n"
+	    "                 writable but TempDirectory\n"
+	    "  -t             check the configuration, print the settings, exit\n"
+	    "  -V, -v, --version  print the version and exit\n"
+	    "  -h, --help     print this help and exit\n"
+	    "See proxsmtpd(8) and proxsmtpd.conf(5).\n", DEFAULT_CONFIG);
+	exit(fflush(stdout) == 0 ? 0 : EXIT_USAGE);
+}
+
+/* A bad command line: the usage on stderr, exit 100. */
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: proxsmtpd [-d level] [-f configfile] "
-	    "[-p pidfile] [-S] [-t] [-v]\n");
+	fputs(USAGE, stderr);
 	exit(EXIT_USAGE);
 }
 
@@ -65,34 +88,6 @@ prepare_socket(int fd)
 	if (fl >= 0)
 		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-/*
- * The sockets systemd passed us (LISTEN_FDS/LISTEN_PID), as sd_listen_fds()
- * would count them; the variables are removed so that no filter sees them.
- */
-static int
-listen_fds(void)
-{
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	char *end;
-	long p, n, fd;
-
-	if (pid == NULL || fds == NULL)
-		return 0;
-	p = strtol(pid, &end, 10);
-	if (*end != '\0' || p != (long)getpid())
-		return 0;
-	n = strtol(fds, &end, 10);
-	if (*end != '\0' || n < 0 || n > 64)
-		return 0;
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	for (fd = LISTEN_FDS_START; fd < LISTEN_FDS_START + n; fd++)
-		if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0)
-			return -1;
-	return (int)n;
 }
 
 static bool
@@ -150,6 +145,11 @@ write_pidfile(struct logger *lg, const char *path)
 int
 main(int argc, char **argv)
 {
+	static const struct option long_options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *config_path = DEFAULT_CONFIG, *pidfile = NULL;
 	bool config_given = false, check_only = false, sandbox = false;
 	struct config cfg;
@@ -163,16 +163,28 @@ main(int argc, char **argv)
 	char err[1024];
 	int level = -1, ch, rc, rfd = 0, wfd = 1, r;
 
-	while ((ch = getopt(argc, argv, "d:f:p:Stv")) != -1) {
+	while ((ch = getopt_long(argc, argv, "d:f:hp:StvV", long_options,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'd': {
 			char *end;
+			long l;
 
-			level = (int)strtol(optarg, &end, 10);
-			if (*end != '\0' || level < 0 || level > 4)
+			errno = 0;
+			l = strtol(optarg, &end, 10);
+			if (optarg[0] == '\0' || *end != '\0' || errno != 0 ||
+			    l < L_ERR || l > L_DEBUG) {
+				fprintf(stderr, "proxsmtpd: -d %s: the level is "
+				    "a number from %d to %d\n", optarg, L_ERR,
+				    L_DEBUG);
 				usage();
+			}
+			level = (int)l;
 			break;
 		}
+		case 'h':
+			help();
+			break;
 		case 'f':
 			config_path = optarg;
 			config_given = true;
@@ -187,8 +199,9 @@ main(int argc, char **argv)
 			check_only = true;
 			break;
 		case 'v':
+		case 'V':
 			printf("proxsmtpd %s\n", VERSION);
-			return 0;
+			return fflush(stdout) == 0 ? 0 : EXIT_USAGE;
 		default:
 			usage();
 		}
@@ -219,14 +232,14 @@ main(int argc, char **argv)
 	}
 	sig_init();
 	/* systemd without StandardInput=socket: the connection is fd 3. */
-	r = listen_fds();
+	r = sysd_listen_fds();
 	if (r > 1) {
 		log_msg(&lg, L_ERR, "got %d sockets from systemd, expected one "
 		    "connection (Accept=yes)", r);
 		return EXIT_USAGE;
 	}
 	if (r == 1)
-		rfd = wfd = LISTEN_FDS_START;
+		rfd = wfd = SYSD_LISTEN_FDS_START;
 	if (is_socket(rfd))
 		prepare_socket(rfd);
 	if (wfd != rfd && is_socket(wfd))

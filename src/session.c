@@ -986,9 +986,13 @@ forward(struct session *s, int fd, long filter_ms)
 		 * the two sides no longer agree where the session is. */
 		char why[REPLY_LINE_MAX + 64];
 
-		snprintf(why, sizeof(why), "upstream answered the end of data "
-		    "with %s", r == REPLY_BAD ? "a malformed reply" :
-		    s->reply.text[0]);
+		if (r == REPLY_BAD)
+			snprintf(why, sizeof(why), "upstream answered the end "
+			    "of data with a malformed reply");
+		else
+			snprintf(why, sizeof(why), "upstream answered the end "
+			    "of data with %d %s", s->reply.code,
+			    s->reply.text[0]);
 		snprintf(summary, sizeof(summary), "421 4.3.0 %s Error: "
 		    "upstream server misbehaved, closing connection",
 		    s->hostname);

@@ -42,27 +42,10 @@ smtp_raw_slow() {
 	socat -t 120 -T 120 - "TCP:127.0.0.1:${SEND_PORT:-$PORT}"
 }
 
-# True while PID exists and is not a zombie.
-proc_alive() {
-	local st
-	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-	[ -n "$st" ] && [[ "$st" != Z* ]]
-}
-
-# Waits (up to 5 s) until PID is gone or a zombie.
-proc_gone() {
-	local i=0
-	while proc_alive "$1"; do
-		i=$((i + 1))
-		[ "$i" -lt 50 ] || return 1
-		sleep 0.1
-	done
-}
-
 # The upstream got no message at all.
 nothing_forwarded() {
 	[ "$(sink_count)" -eq 0 ]
-	! grep -qx 'DATA' <(sink_commands)
+	! grep -qx 'DATA' <(sink_commands) || false
 }
 
 # A filter that decides by a keyword in the message.
@@ -88,7 +71,7 @@ keyword_filter() {
 	[[ "$(data_reply)" == "250 2.0.0 Ok"* ]]
 	[ "$(sink_count)" -eq 1 ]
 	grep -q '^HELLO-FILTERED world$' "$(sink_file)"
-	! grep -q '^hello world$' "$(sink_file)"
+	! grep -q '^hello world$' "$(sink_file)" || false
 	grep -q '^Subject: pipe$' "$(sink_file)"
 	wait_sessions
 	[ "$(message_lines)" -eq 1 ]
@@ -105,7 +88,7 @@ keyword_filter() {
 	[[ "$(data_reply)" == "250 "* ]]
 	[ "$(sink_count)" -eq 1 ]
 	grep -q '^HELLO-FILE world$' "$(sink_file)"
-	! grep -q '^hello world$' "$(sink_file)"
+	! grep -q '^hello world$' "$(sink_file)" || false
 	wait_sessions
 	no_temp_files
 }
@@ -119,7 +102,7 @@ keyword_filter() {
 	[[ "$(data_reply)" == "250 "* ]]
 	[ "$(sink_count)" -eq 1 ]
 	grep -q '^HELLO-INPLACE world$' "$(sink_file)"
-	! grep -q '^hello world$' "$(sink_file)"
+	! grep -q '^hello world$' "$(sink_file)" || false
 	wait_sessions
 	no_temp_files
 }
@@ -270,7 +253,7 @@ keyword_filter() {
 	# Only the second message arrived.
 	[ "$(sink_count)" -eq 1 ]
 	grep -q '^Subject: second$' "$(sink_file)"
-	! grep -rq 'DROPME' "$SINK_DIR"
+	! grep -rq 'DROPME' "$SINK_DIR" || false
 	# The upstream saw MAIL, RCPT, RSET (the drop), then the second message.
 	sink_commands >"$T/cmds"
 	cat "$T/cmds"
@@ -312,7 +295,8 @@ keyword_filter() {
 	nothing_forwarded
 	wait_sessions
 	grep -q 'outcome=tempfail' "$PROXY_LOG"
-	grep -q '126' "$PROXY_LOG"
+	# The log says why (a bare "126" could be a port or a pid).
+	grep -q 'filter could not be run (exit 126)' "$PROXY_LOG"
 }
 
 @test "a filter killed by a signal (kill -9 \$\$) is a 451" {
@@ -345,7 +329,7 @@ keyword_filter() {
 	nothing_forwarded
 	wait_sessions
 	grep -q 'outcome=tempfail' "$PROXY_LOG"
-	grep -q '137' "$PROXY_LOG"
+	grep -q 'a filter process was killed by signal 9 (exit 137)' "$PROXY_LOG"
 }
 
 @test "FilterTimeout: a slow filter is a 451 and its whole process group is killed" {
@@ -434,7 +418,7 @@ keyword_filter() {
 	[ "$(sink_count)" -eq 1 ]
 	grep -q '^Subject: generated$' "$(sink_file)"
 	[ "$(grep -c '^generated line ' "$(sink_file)")" -eq 70000 ]
-	! grep -q '^input line' "$(sink_file)"
+	! grep -q '^input line' "$(sink_file)" || false
 	wait_sessions
 	no_temp_files
 }
@@ -504,7 +488,7 @@ keyword_filter() {
 	# Nothing after the lone dot was taken for a command.
 	sink_commands >"$T/cmds"
 	cat "$T/cmds"
-	! grep -q '^after' "$T/cmds"
+	! grep -q '^after' "$T/cmds" || false
 	[ "$(grep -c '^QUIT' "$T/cmds")" -eq 1 ]
 	[ "$(grep -c '^\.$' "$T/cmds")" -eq 1 ]
 }
@@ -616,7 +600,7 @@ keyword_filter() {
 	nothing_forwarded
 	sink_commands >"$T/cmds"
 	cat "$T/cmds"
-	! grep -q 'evil\|victim' "$T/cmds"
+	! grep -q 'evil\|victim' "$T/cmds" || false
 	[ "$(grep -v '^EHLO' "$T/cmds" | tr '\n' '|')" = \
 		"MAIL FROM:<a@s.test>|RCPT TO:<b@r.test>|RSET|NOOP|QUIT|" ]
 	wait_sessions
@@ -638,7 +622,7 @@ keyword_filter() {
 	[ "$(tr -d '\r' <"$T/out" | sed -n '/^354 /,$p' | cut -c1-4 | tr '\n' '|')" = "354 |550 |250 |221 |" ]
 	nothing_forwarded
 	sink_commands >"$T/cmds"
-	! grep -q 'evil\|victim' "$T/cmds"
+	! grep -q 'evil\|victim' "$T/cmds" || false
 	[ "$(grep -v '^EHLO' "$T/cmds" | tr '\n' '|')" = \
 		"MAIL FROM:<a@s.test>|RCPT TO:<b@r.test>|RSET|NOOP|QUIT|" ]
 }
@@ -655,7 +639,7 @@ keyword_filter() {
 	f=$(sink_file)
 	grep -q '^SENDER=alice@sender.test$' "$f"
 	grep -q '^RECIPIENTS=bob@example.test$' "$f"
-	! grep -q '^PWD=' "$f"
+	! grep -q '^PWD=' "$f" || false
 }
 
 @test "the same command with shell syntax runs under /bin/sh -c" {

@@ -196,8 +196,8 @@ got_message() { sink_message | sed '$d'; }
 	start_proxy
 	run swaks_send
 	[[ "$(data_reply)" == "250 "* ]]
-	! env_val REMOTE
-	! env_val REMOTE_HELO
+	! env_val REMOTE || false
+	! env_val REMOTE_HELO || false
 }
 
 @test "REMOTE and REMOTE_HELO are absent when XFORWARD says [UNAVAILABLE]" {
@@ -210,8 +210,8 @@ got_message() { sink_message | sed '$d'; }
 	} | smtp_raw >"$T/out"
 	cat "$T/out"
 	[[ "$(data_replies "$T/out")" == "250 "* ]]
-	! env_val REMOTE
-	! env_val REMOTE_HELO
+	! env_val REMOTE || false
+	! env_val REMOTE_HELO || false
 }
 
 @test "REMOTE and REMOTE_HELO are absent when the upstream rejected XFORWARD (smtp-sink -F)" {
@@ -229,11 +229,11 @@ got_message() { sink_message | sed '$d'; }
 	cat "$T/out"
 	# The client gets the upstream's refusal; the session goes on.
 	tr -d '\r' <"$T/out" | grep -q '^5[0-9][0-9] '
-	! tr -d '\r' <"$T/out" | grep -q '^250-XFORWARD'
+	! tr -d '\r' <"$T/out" | grep -q '^250-XFORWARD' || false
 	[[ "$(data_replies "$T/out")" == "250 "* ]]
 	[ -s "$T/env0" ]
-	! env_val REMOTE
-	! env_val REMOTE_HELO
+	! env_val REMOTE || false
+	! env_val REMOTE_HELO || false
 }
 
 @test "XFORWARD attributes apply to one transaction: the next message without XFORWARD has none" {
@@ -249,8 +249,8 @@ got_message() { sink_message | sed '$d'; }
 	cp "$T/env0.one@s.test" "$T/env0"
 	[ "$(env_val REMOTE)" = 10.1.2.3 ]
 	cp "$T/env0.two@s.test" "$T/env0"
-	! env_val REMOTE
-	! env_val REMOTE_HELO
+	! env_val REMOTE || false
+	! env_val REMOTE_HELO || false
 }
 
 @test "xtext in XFORWARD values is decoded (+2B, +3D, +20)" {
@@ -328,8 +328,189 @@ got_message() { sink_message | sed '$d'; }
 	[ "$(env_val RECIPIENTS)" = good@r.test ]
 	# No byte below 32 but NUL (the separator) and LF (RECIPIENTS is single
 	# here, so none at all in fact), no DEL.
-	! tr -d '\000' <"$T/env0" | LC_ALL=C grep -q '[[:cntrl:]]'
-	! sink_commands | grep -q bad
+	! tr -d '\000' <"$T/env0" | LC_ALL=C grep -q '[[:cntrl:]]' || false
+	! sink_commands | grep -q bad || false
+}
+
+# --- client values in the environment: sanitised as documented ----------------
+#
+# What a client sends and what of it the filter sees (proxsmtpd(8),
+# ENVIRONMENT; src/session.c): a command line with a control byte other
+# than TAB is refused whole with 500 and relayed nowhere, so none reaches
+# SENDER or RECIPIENTS; so is a line over 2048 bytes with its CRLF ("line
+# too long"); an address of 1024 bytes or more gets 501. XFORWARD values are
+# xtext-decoded, a decoded control byte becoming "?", and kept to their
+# first 1023 bytes. Everything else ("=", bytes above 127) arrives byte for
+# byte. The client's own HELO/EHLO name is in no variable at all.
+
+# A FilterCommand that keeps the environment of each message it sees in
+# $T/env.1, $T/env.2... (NUL-separated) and passes the message on.
+env_each_filter() {
+	echo "FilterCommand: read n <$T/count || n=0; n=\$((n + 1)); echo \$n >$T/count; env -0 >$T/env.\$n; cat"
+}
+
+# The lines given, each with CRLF, their bytes as they are.
+crlf() { printf '%s\r\n' "$@"; }
+
+# N bytes of the character C.
+bytes() { head -c "$2" /dev/zero | tr '\0' "$1"; }
+
+# env_is N NAME VALUE: in the environment of message N, NAME holds exactly
+# these bytes.
+env_is() {
+	cp "$T/env.$1" "$T/env0"
+	env_val "$2" >"$T/val" || { echo "message $1: no $2" >&2; return 1; }
+	printf '%s' "$3" | cmp - "$T/val"
+}
+
+# The reply codes in FILE, one a command (EHLO's 250- lines left out).
+reply_codes() { tr -d '\r' <"$1" | grep -v '^250-' | awk '{ printf "%s ", $1 }'; }
+
+# The standard set of names: nothing the client sent adds one.
+names_are_standard() { # N [REMOTE REMOTE_HELO]
+	cp "$T/env.$1" "$T/env0"
+	[ "$(env_names | tr '\n' ' ')" = "CLIENT PATH PWD RECIPIENTS ${2:+$2 }${3:+$3 }SENDER SERVER TMPDIR " ]
+}
+
+@test "client values: the HELO/EHLO name reaches no variable, whatever its bytes; control bytes and overlong lines are refused" {
+	write_conf "$(env_each_filter)"
+	start_proxy
+	# "EHLO " and 2041 bytes: the longest line (2046 + CRLF = 2048).
+	long=$(bytes h 2041)
+	{
+		crlf $'EHLO soh\x01x' $'EHLO esc\x1bx' $'EHLO del\x7fx' $'HELO cr\rx'
+		crlf "EHLO x$long"
+		crlf "EHLO $long"
+		crlf $'EHLO id=evil\xff\xfe.test'
+		raw_msg a@s.test b@r.test 'Subject: helo' '' 'x'
+		crlf QUIT
+	} | smtp_raw >"$T/out"
+	cat -A "$T/out"
+	[ "$(reply_codes "$T/out")" = "220 500 500 500 500 500 250 250 250 250 354 250 221 " ]
+	[ "$(tr -d '\r' <"$T/out" | grep -c '^500 5.5.2 Error: invalid character in command$')" -eq 4 ]
+	tr -d '\r' <"$T/out" | grep -qx '500 5.5.2 Error: line too long'
+	# Only the two clean names went upstream.
+	[ "$(sink_commands | grep -c '^EHLO\|^HELO')" -eq 2 ]
+	# The filter sees the usual names, and no value holds either name.
+	names_are_standard 1
+	! grep -aq 'id=evil\|hhhhhhhh' "$T/env.1" || false
+}
+
+@test "client values: SENDER keeps '=', bytes above 127 and 1023 bytes as sent; control bytes, 1024 bytes and overlong lines are refused" {
+	write_conf "$(env_each_filter)"
+	start_proxy
+	a1023="$(bytes s 1013)@long.test"
+	{
+		crlf 'EHLO c.test'
+		crlf $'MAIL FROM:<soh\x01@s.test>' $'MAIL FROM:<esc\x1b@s.test>' \
+			$'MAIL FROM:<del\x7f@s.test>' $'MAIL FROM:<cr\r@s.test>'
+		crlf "MAIL FROM:<x$a1023>"
+		crlf "MAIL FROM:<$(bytes x 2040)>"
+		raw_msg 'SRS0=HHH=TT=example.org=user@fwd.test' b@r.test 'Subject: 1' '' 'x'
+		raw_msg $'\xff\xfeuser@s.test' b@r.test 'Subject: 2' '' 'x'
+		raw_msg "$a1023" b@r.test 'Subject: 3' '' 'x'
+		crlf QUIT
+	} | smtp_raw >"$T/out"
+	cat -A "$T/out"
+	[ "$(reply_codes "$T/out")" = "220 250 500 500 500 500 501 500 $(printf '250 250 354 250 %.0s' 1 2 3)221 " ]
+	[ "$(tr -d '\r' <"$T/out" | grep -c '^500 5.5.2 Error: invalid character in command$')" -eq 4 ]
+	tr -d '\r' <"$T/out" | grep -q '^501 5.5.4 Syntax: MAIL FROM:<address>'
+	tr -d '\r' <"$T/out" | grep -qx '500 5.5.2 Error: line too long'
+	# Only the three good ones went upstream.
+	[ "$(sink_commands | grep -c '^MAIL')" -eq 3 ]
+	[ "${#a1023}" -eq 1023 ]
+	env_is 1 SENDER 'SRS0=HHH=TT=example.org=user@fwd.test'
+	env_is 2 SENDER $'\xff\xfeuser@s.test'
+	env_is 3 SENDER "$a1023"
+	for n in 1 2 3; do names_are_standard $n; done
+}
+
+@test "client values: RECIPIENTS keeps '=', bytes above 127 and 1023 bytes as sent; control bytes, 1024 bytes and overlong lines are refused" {
+	write_conf "$(env_each_filter)"
+	start_proxy
+	a1023="$(bytes r 1013)@long.test"
+	{
+		crlf 'EHLO c.test' 'MAIL FROM:<a@s.test>'
+		crlf $'RCPT TO:<soh\x01@r.test>' $'RCPT TO:<esc\x1b@r.test>' \
+			$'RCPT TO:<del\x7f@r.test>' $'RCPT TO:<cr\r@r.test>'
+		crlf "RCPT TO:<x$a1023>"
+		crlf "RCPT TO:<$(bytes x 2040)>"
+		crlf 'RCPT TO:<a=b=c@r.test>' $'RCPT TO:<\xff\xfe@r.test>' "RCPT TO:<$a1023>"
+		crlf DATA 'Subject: rcpts' '' 'x' . QUIT
+	} | smtp_raw >"$T/out"
+	cat -A "$T/out"
+	[ "$(reply_codes "$T/out")" = "220 250 250 500 500 500 500 501 500 250 250 250 354 250 221 " ]
+	tr -d '\r' <"$T/out" | grep -q '^501 5.5.4 Syntax: RCPT TO:<address>'
+	[ "$(sink_commands | grep -c '^RCPT')" -eq 3 ]
+	env_is 1 RECIPIENTS $'a=b=c@r.test\n\xff\xfe@r.test\n'"$a1023"
+	names_are_standard 1
+}
+
+@test "client values: XFORWARD with raw control bytes or an overlong line is refused and relayed nowhere" {
+	write_conf "$(env_each_filter)"
+	start_proxy
+	{
+		crlf 'EHLO c.test'
+		crlf $'XFORWARD HELO=soh\x01' $'XFORWARD HELO=esc\x1b' \
+			$'XFORWARD ADDR=10.0.0.1\x7f' $'XFORWARD HELO=cr\rx'
+		# "XFORWARD HELO=" and 2033 bytes: one too many for a line.
+		crlf "XFORWARD HELO=$(bytes L 2033)"
+		raw_msg a@s.test b@r.test 'Subject: xf' '' 'x'
+		crlf QUIT
+	} | smtp_raw >"$T/out"
+	cat -A "$T/out"
+	[ "$(reply_codes "$T/out")" = "220 250 500 500 500 500 500 250 250 354 250 221 " ]
+	tr -d '\r' <"$T/out" | grep -qx '500 5.5.2 Error: line too long'
+	[ "$(sink_commands | grep -c '^XFORWARD')" -eq 0 ]
+	# None of it reached the filter.
+	names_are_standard 1
+}
+
+@test "client values: XFORWARD ADDR and HELO: xtext control bytes become ?, '=' and bytes above 127 are kept, other attributes reach no variable" {
+	write_conf "$(env_each_filter)"
+	start_proxy
+	{
+		crlf 'EHLO c.test'
+		crlf 'XFORWARD ADDR=10.0.0.1+01+1B+7F+0D+0A+00 HELO=a+01b+1Bc+7Fd+0De+0Af+00g NAME=n+0Aname-attr.test PROTO=ESMTP+0Dproto-attr SOURCE=REMOTE IDENT=ident-attr+01'
+		raw_msg a@s.test b@r.test 'Subject: 1' '' 'x'
+		crlf $'XFORWARD ADDR=10.0.0.2=x HELO=eq=raw+3Dxtext\xff\xfe+FF+FEend'
+		raw_msg a@s.test b@r.test 'Subject: 2' '' 'x'
+		crlf QUIT
+	} | smtp_raw >"$T/out"
+	cat -A "$T/out"
+	[ "$(reply_codes "$T/out")" = "220 250 250 250 250 354 250 250 250 250 354 250 221 " ]
+	# Relayed as the client sent them: the upstream decides.
+	[ "$(sink_commands | grep -c '^XFORWARD')" -eq 2 ]
+	env_is 1 REMOTE '10.0.0.1??????'
+	env_is 1 REMOTE_HELO 'a?b?c?d?e?f?g'
+	names_are_standard 1 REMOTE REMOTE_HELO
+	! grep -aq 'attr' "$T/env.1" || false
+	env_is 2 REMOTE '10.0.0.2=x'
+	env_is 2 REMOTE_HELO $'eq=raw=xtext\xff\xfe\xff\xfeend'
+	names_are_standard 2 REMOTE REMOTE_HELO
+}
+
+@test "client values: XFORWARD values are kept to their first 1023 bytes, up to the longest line" {
+	write_conf "$(env_each_filter)"
+	start_proxy
+	{
+		crlf 'EHLO c.test'
+		# The longest line: "XFORWARD HELO=" and 2032 bytes.
+		crlf "XFORWARD HELO=$(bytes L 1000)$(bytes M 1032)"
+		raw_msg a@s.test b@r.test 'Subject: 1' '' 'x'
+		# 677 xtext bytes in 2031 characters: all of them kept.
+		crlf "XFORWARD ADDR=$(printf '+41%.0s' $(seq 677))"
+		raw_msg a@s.test b@r.test 'Subject: 2' '' 'x'
+		# Exactly 1023 bytes: whole.
+		crlf "XFORWARD HELO=$(bytes N 1023)"
+		raw_msg a@s.test b@r.test 'Subject: 3' '' 'x'
+		crlf QUIT
+	} | smtp_raw >"$T/out"
+	cat -A "$T/out" | cut -c1-100
+	[ "$(reply_codes "$T/out")" = "220 250 $(printf '250 250 250 354 250 %.0s' 1 2 3)221 " ]
+	env_is 1 REMOTE_HELO "$(bytes L 1000)$(bytes M 23)"
+	env_is 2 REMOTE "$(bytes A 677)"
+	env_is 3 REMOTE_HELO "$(bytes N 1023)"
 }
 
 # --- process hygiene ---------------------------------------------------------------
@@ -484,7 +665,7 @@ got_message() { sink_message | sed '$d'; }
 	cat "$T/out"
 	[[ "$(data_replies "$T/out")" == "250 "* ]]
 	# The filter did not see the header: it is added on the way out.
-	! grep -q 'X-Proxy' "$T/filter-in"
+	! grep -q 'X-Proxy' "$T/filter-in" || false
 	got_message >"$T/got"
 	cat "$T/got"
 	[ "$(cat "$T/got")" = "$(printf 'X-Filter: yes\nSubject: order\nX-Proxy: added\n\nbody')" ]
@@ -500,6 +681,6 @@ got_message() { sink_message | sed '$d'; }
 		printf 'QUIT\r\n'
 	} | smtp_raw >"$T/out"
 	cat "$T/out"
-	! grep -q 'X-Proxy' "$T/filter-in"
+	! grep -q 'X-Proxy' "$T/filter-in" || false
 	[ "$(got_message)" = "$(printf 'X-Filter: yes\nSubject: order\nX-Proxy: added\n\nbody')" ]
 }

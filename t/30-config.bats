@@ -58,6 +58,45 @@ default_config_path() {
 	[ -z "$stderr" ]
 }
 
+@test "-V and --version print the version too, and exit 0" {
+	want=$(sed -n 's/^VERSION *= *//p' "$BATS_TEST_DIRNAME/../Makefile")
+	for opt in -V --version; do
+		run --separate-stderr "$PROXSMTPD" "$opt" </dev/null
+		echo "$opt: $status / $output / $stderr"
+		[ "$status" -eq 0 ]
+		[ "$output" = "proxsmtpd $want" ]
+		[ -z "$stderr" ]
+	done
+}
+
+@test "-h and --help print the usage and every option on stdout, and exit 0" {
+	for opt in -h --help; do
+		run --separate-stderr "$PROXSMTPD" "$opt" </dev/null
+		echo "$opt: $status / $output / $stderr"
+		[ "$status" -eq 0 ]
+		[ -z "$stderr" ]
+		[ "$(head -1 <<<"$output")" = \
+			'usage: proxsmtpd [-d level] [-f configfile] [-p pidfile] [-S] [-t] [-v]' ]
+		for o in '-d level' '-f configfile' '-p pidfile' '-S ' '-t ' '-V, -v, --version' '-h, --help'; do
+			grep -qF -- "  $o" <<<"$output"
+		done
+		# The default configuration path compiled in.
+		grep -qF "$(default_config_path)" <<<"$output"
+	done
+}
+
+@test "-d out of range, or not a number, says the range 0 to 4 and exits 100" {
+	conf 'OutAddress: 127.0.0.1:25'
+	for l in 9 5 -1 abc 3x ''; do
+		run --separate-stderr "$PROXSMTPD" -d "$l" -f "$C" </dev/null
+		echo "-d '$l': $status / $output / $stderr"
+		[ "$status" -eq 100 ]
+		[ -z "$output" ]
+		grep -qxF "proxsmtpd: -d $l: the level is a number from 0 to 4" <<<"$stderr"
+		grep -q '^usage: proxsmtpd ' <<<"$stderr"
+	done
+}
+
 @test "-t prints every setting with its default when only OutAddress is set" {
 	conf 'OutAddress: 127.0.0.1:10026'
 	check
@@ -223,7 +262,7 @@ default_config_path() {
 	grep -qx $'X-Two: second\tafter tab' <(sink_message)
 	# Both in the header block, before the blank line and the body.
 	sink_message | awk '/^$/ { exit } { print }' | grep -q '^X-Two: '
-	! grep -q 'X-One:.*X-Two' "$(sink_file)"
+	! grep -q 'X-One:.*X-Two' "$(sink_file)" || false
 }
 
 # --- the syntax of the file --------------------------------------------------
@@ -374,12 +413,12 @@ default_config_path() {
 	check -d 4
 	[ "$status" -eq 0 ]
 	grep -q 'Listen, MaxConnections, PidFile: ignored' <<<"$stderr"
-	! grep -qi '^\(Listen\|MaxConnections\|PidFile\):' <<<"$output"
+	! grep -qi '^\(Listen\|MaxConnections\|PidFile\):' <<<"$output" || false
 	grep -qx 'OutAddress: 127.0.0.1:25' <<<"$output"
 	# Debug only: at -d 3 it is not shown.
 	check -d 3
 	[ "$status" -eq 0 ]
-	! grep -q 'ignored' <<<"$stderr"
+	! grep -q 'ignored' <<<"$stderr" || false
 	# ... and a session with them runs as usual.
 	start_sink
 	write_conf 'Listen: 127.0.0.1:10025' 'MaxConnections: 10' 'PidFile: /nonexistent/x.pid'
@@ -399,7 +438,7 @@ default_config_path() {
 	[ -z "$output" ]
 	grep -qF "$C" <<<"$stderr"
 	grep -q 'No such file or directory' <<<"$stderr"
-	! grep -q 'using the defaults' <<<"$stderr"
+	! grep -q 'using the defaults' <<<"$stderr" || false
 	# The same in a session run: nothing to the client.
 	run --separate-stderr "$PROXSMTPD" -d 4 -f "$C" </dev/null
 	[ "$status" -eq 100 ]
@@ -459,7 +498,7 @@ default_config_path() {
 	grep -qx 'rc=0' <<<"$present"
 	# Nothing leaked out of the namespace.
 	[ "$(default_config_path)" = "$def" ]
-	if [ -e "$def" ]; then ! grep -q 192.0.2.1 "$def"; fi
+	if [ -e "$def" ]; then ! grep -q 192.0.2.1 "$def" || false; fi
 }
 
 @test "the shipped sample configuration passes the check" {

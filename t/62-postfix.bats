@@ -24,7 +24,7 @@ setup_file() {
 		d=$(dirname "$d")
 	done
 	for v in PF_FRONT PF_FILTER PF_BACK PF_AQ_FRONT PF_AQ_FILTER PF_AQ_BACK \
-		PF_REFUSE; do
+		PF_REFUSE PF_XCLIENT; do
 		p=$(free_port)
 		while [[ $used == *" $p "* ]]; do p=$(free_port); done
 		used+="$p "
@@ -218,8 +218,8 @@ xclient_send() {
 	# Invisible to the client: one greeting, ours; no XCLIENT offered.
 	[ "$(grep -c '^<-  220 ' "$T/swaks.out")" -eq 1 ]
 	grep -q '^<-  220 .* ESMTP proxsmtpd' "$T/swaks.out"
-	! grep -qi 'XCLIENT' "$T/swaks.out"
-	! grep -q 'mx.example.test' "$T/swaks.out"
+	! grep -qi 'XCLIENT' "$T/swaks.out" || false
+	! grep -q 'mx.example.test' "$T/swaks.out" || false
 	wait_delivered "$MARK"
 	m=$(delivered "$MARK")
 	# Postfix took the client's address and HELO name from XCLIENT.
@@ -255,24 +255,76 @@ xclient_send() {
 	wait_delivered "$MARK"
 	m=$(delivered "$MARK")
 	grep -q '^Received: from seven.client.test (.*\[127.0.0.1\])' "$m"
-	! grep -q '127.0.0.7' "$m"
+	! grep -q '127.0.0.7' "$m" || false
 }
 
-@test "XClient: on with an upstream that does not offer XCLIENT: none is sent, the mail goes through" {
-	# The after-queue reinjection smtpd does not allow XCLIENT.
+@test "XClient: on with an upstream that does not offer XCLIENT: 421, nothing relayed, the reason logged" {
+	# The after-queue reinjection smtpd does not allow XCLIENT: relaying
+	# the client as the proxy's own trusted address would make an open
+	# relay, so the session fails closed.
 	write_conf "OutAddress: 127.0.0.1:$PF_AQ_BACK" "XClient: on"
 	start_proxy_at "$(free_port)"
+	before=$(maillog | wc -l)
 	run xclient_send
-	[ "$status" -eq 0 ]
-	[[ "$(data_reply)" == "250 "* ]]
-	wait_delivered "$MARK"
-	m=$(delivered "$MARK")
-	grep -q '^Received: from seven.client.test (.*\[127.0.0.1\])' "$m"
-	grep -q 'does not offer XCLIENT' "$PROXY_LOG"
-	! maillog | grep -q 'XCLIENT.*127.0.0.7'
+	[ "$status" -ne 0 ]
+	grep -q "^<\*\* *421 4\.[0-9.]* $HOSTNAME_NOW " "$T/swaks.out"
+	! grep -q '^<.* 250 .*queued' "$T/swaks.out" || false
+	[ "$(session_status)" = 111 ]
+	grep -q "XClient is on but upstream 127.0.0.1:$PF_AQ_BACK does not offer XCLIENT" "$PROXY_LOG"
+	# Postfix saw the proxy's EHLO and nothing of the client's mail: its
+	# summary of the connection counts no MAIL, and no queue file was made.
+	i=0
+	until maillog | tail -n +$((before + 1)) | grep -q 'postfix/smtpd\[[0-9]*\]: disconnect from '; do
+		i=$((i + 1))
+		[ "$i" -lt 100 ] || { echo "Postfix logged no disconnect" >&2; false; }
+		sleep 0.1
+	done
+	maillog | tail -n +$((before + 1)) >"$T/maillog.new"
+	cat "$T/maillog.new"
+	grep -q 'disconnect from .* ehlo=1 ' "$T/maillog.new"
+	! grep -q 'disconnect from .* mail=' "$T/maillog.new" || false
+	! grep -q ': client=' "$T/maillog.new" || false
 }
 
-# --- a refusing upstream -----------------------------------------------------
+# PF_XCLIENT relays for the proxy (127.0.0.1) and for 127.0.0.7 only.
+# raw_xclient ADDR: stdin to the proxy from ADDR, replies to $T/out.
+raw_xclient() {
+	socat -t 30 -T 30 - "TCP:127.0.0.1:$PORT,bind=$1" | tr -d '\r' >"$T/out"
+	cat "$T/out"
+}
+
+@test "XClient against Postfix: a client that skips HELO is judged by its own address, not relayed" {
+	write_conf "OutAddress: 127.0.0.1:$PF_XCLIENT" "XClient: on"
+	start_proxy_at "$(free_port)"
+	printf 'MAIL FROM:<spam@evil.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\nSubject: %s\r\n\r\nspam\r\n.\r\nQUIT\r\n' "$MARK" |
+		raw_xclient 127.0.0.9
+	# Postfix refuses the recipient: 127.0.0.9 is not in its mynetworks.
+	grep -q '^554 5.7.1 ' "$T/out"
+	! grep -q '^354' "$T/out" || false
+	maillog | grep -q "NOQUEUE: reject: RCPT from unknown\[127.0.0.9\]"
+	sleep 1
+	[ -z "$(delivered "$MARK")" ]
+}
+
+@test "XClient against Postfix: a trusted client that skips HELO is delivered under its own address" {
+	write_conf "OutAddress: 127.0.0.1:$PF_XCLIENT" "XClient: on"
+	start_proxy_at "$(free_port)"
+	printf 'MAIL FROM:<alice@sender.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\nSubject: %s\r\n\r\nbody\r\n.\r\nQUIT\r\n' "$MARK" |
+		raw_xclient 127.0.0.7
+	[ "$(grep -o '^[0-9][0-9][0-9] ' "$T/out" | tr -d ' ' | tr '\n' ' ')" = "220 250 250 354 250 221 " ]
+	wait_delivered "$MARK"
+	grep -q '^Received: from .*\[127.0.0.7\]' "$(delivered "$MARK")"
+}
+
+@test "XClient against Postfix: with XClient off the same client is relayed as the proxy (why XClient matters)" {
+	# What the tests above guard against, shown with XClient off: Postfix
+	# trusts the proxy's own address, so the proxy decides who may relay.
+	write_conf "OutAddress: 127.0.0.1:$PF_XCLIENT"
+	start_proxy_at "$(free_port)"
+	printf 'MAIL FROM:<alice@sender.test>\r\nRCPT TO:<bob@example.test>\r\nQUIT\r\n' |
+		raw_xclient 127.0.0.9
+	grep -q '^250 2.1.5' "$T/out"
+}
 
 @test "Postfix refuses the proxy in its greeting: the client gets the code, enhanced code and reason" {
 	# PF_REFUSE answers the connection with two lines:
@@ -287,5 +339,5 @@ xclient_send() {
 	[[ "$first" == "554-5.7.1 $HOSTNAME_NOW "* ]]
 	[[ "$first" == *"Client host rejected: Access denied"* ]]
 	[ "$(sed -n 2p <<<"$out")" = "554 5.7.1 Contact postmaster@refuse.example.test for help" ]
-	! grep -q 'mx.example.test' <<<"$out"
+	! grep -q 'mx.example.test' <<<"$out" || false
 }

@@ -20,7 +20,18 @@ raw_message() {
 	cat "$T/out"
 }
 end_reply() { sed -n '/^354 /{n;p;q}' "$T/out"; }
-never_250_to_data() { [[ "$(end_reply)" != 250* ]]; }
+
+# EHLO, MAIL, RCPT, DATA and QUIT without a message, for the cases where
+# DATA must be refused: the body of a refused DATA would reach the
+# upstream as commands (and smtp-sink answers its "." with 250). Replies
+# in $T/out (CR removed).
+no_body_session() {
+	printf 'EHLO client.test\r\nMAIL FROM:<a@sender.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\nQUIT\r\n' |
+		smtp_raw | tr -d '\r' >"$T/out"
+	cat "$T/out"
+}
+# The reply codes in $T/out, one a command (EHLO's 250- lines left out).
+reply_codes() { grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }'; }
 
 # --- the filter ----------------------------------------------------------------
 
@@ -45,7 +56,8 @@ filter_case() { # FILTER-LINES...
 	filter_case 'sleep 300 & echo $! >'"$BATS_TEST_TMPDIR"'/bg.pid' 'cat >/dev/null' 'sleep 300'
 	[[ "$(end_reply)" == 451\ 4.* ]]
 	[ "$(sink_count)" -eq 0 ]
-	! kill -0 "$(cat "$T/bg.pid")" 2>/dev/null
+	[ -s "$T/bg.pid" ]
+	proc_gone "$(cat "$T/bg.pid")"
 	no_temp_files
 	grep -q 'outcome=tempfail' "$PROXY_LOG"
 }
@@ -55,7 +67,7 @@ filter_case() { # FILTER-LINES...
 	[[ "$(end_reply)" == 250* ]]
 	[ "$(sink_count)" -eq 1 ]
 	grep -q '^new body$' "$(sink_file)"
-	! grep -q 'line one' "$(sink_file)"
+	! grep -q 'line one' "$(sink_file)" || false
 	no_temp_files
 }
 
@@ -123,8 +135,9 @@ filter_case() { # FILTER-LINES...
 	filter_case '(sleep 300; echo late) &' 'echo $! >'"$BATS_TEST_TMPDIR"'/bg.pid' 'cat'
 	[[ "$(end_reply)" == 250* ]]
 	[ "$(sink_count)" -eq 1 ]
-	! grep -q late "$(sink_file)"
-	! kill -0 "$(cat "$T/bg.pid")" 2>/dev/null
+	! grep -q late "$(sink_file)" || false
+	[ -s "$T/bg.pid" ]
+	proc_gone "$(cat "$T/bg.pid")"
 	no_temp_files
 }
 
@@ -154,32 +167,65 @@ upstream_case() { # SMTP-SINK-OPTIONS...
 	start_proxy
 	raw_message
 	wait_sessions
-	! grep -q '^250[ -]' <(sed -n '/^354 /,$p' "$T/out" | sed -n 2p)
+	! grep -q '^250[ -]' <(sed -n '/^354 /,$p' "$T/out" | sed -n 2p) || false
 	no_temp_files
 }
 
-@test "upstream refuses the connection with 554 at its greeting: the client gets it" {
-	upstream_case -f CONNECT
-	head -1 "$T/out" | grep -q "^500 5.3.0 $HOSTNAME_NOW Error: command failed"
+# smtp-sink -f/-r CONNECT greets with 500/450 but then goes on accepting
+# mail, which RFC 5321 lets no server do; what follows the greeting is the
+# upstream's business, so these sessions only QUIT.
+greeting_case() { # SMTP-SINK-OPTION
+	start_sink "$1" CONNECT
+	write_conf "FilterCommand: cat" "TimeOut: 2"
+	start_proxy
+	printf 'QUIT\r\n' | smtp_raw | tr -d '\r' >"$T/out"
+	cat "$T/out"
+	[ "$(session_status)" = 0 ]
 }
 
-@test "upstream refuses at greeting with 4xx" {
-	upstream_case -r CONNECT
-	head -1 "$T/out" | grep -q "^450 4.3.0 $HOSTNAME_NOW Error: command failed"
+@test "upstream refuses the connection with 5xx at its greeting: the client gets it, with our name" {
+	greeting_case -f
+	[ "$(cat "$T/out")" = "$(printf '%s\n' "500 5.3.0 $HOSTNAME_NOW Error: command failed" '221 Bye')" ]
 }
 
-@test "upstream refuses EHLO, MAIL, RCPT with 5xx and 4xx: the replies reach the client, no DATA" {
-	for cmd in EHLO MAIL RCPT; do
-		for opt in -f -r; do
+@test "upstream refuses at greeting with 4xx: the client gets it, with our name" {
+	greeting_case -r
+	[ "$(cat "$T/out")" = "$(printf '%s\n' "450 4.3.0 $HOSTNAME_NOW Error: command failed" '221 Bye')" ]
+}
+
+@test "upstream refuses EHLO, MAIL, RCPT with 5xx and 4xx: each reply reaches the client; without MAIL or RCPT no DATA" {
+	for opt in -f -r; do
+		refusal="500 5.3.0 Error: command failed"
+		[ "$opt" = -r ] && refusal="450 4.3.0 Error: command failed"
+		# A refused EHLO: smtp-sink takes mail without one, and the
+		# message goes through on the upstream's word.
+		rm -rf "$T/sink"; : >"$PROXY_LOG"
+		start_sink "$opt" EHLO
+		write_conf "FilterCommand: cat" "TimeOut: 2"
+		start_proxy
+		raw_message
+		[ "$(sed -n 2p "$T/out")" = "$refusal" ]
+		[ "$(reply_codes)" = "220 ${refusal%% *} 250 250 354 250 221 " ]
+		[ "$(sink_count)" -eq 1 ]
+		stop_tracked
+		# A refused MAIL or RCPT: DATA is refused by the proxy itself.
+		for cmd in MAIL RCPT; do
 			rm -rf "$T/sink"; : >"$PROXY_LOG"
-			upstream_case "$opt" "$cmd"
-			want=5; [ "$opt" = -r ] && want=4
-			grep -q "^${want}[0-9][0-9] " "$T/out"
-			# Without an accepted recipient the proxy refuses DATA itself.
-			if [ "$cmd" != EHLO ]; then
-				grep -q '^503 5.5.1' "$T/out"
-				[ "$(sink_count)" -eq 0 ]
+			start_sink "$opt" "$cmd"
+			write_conf "FilterCommand: cat" "TimeOut: 2"
+			start_proxy
+			no_body_session
+			grep -qx "$refusal" "$T/out"
+			if [ "$cmd" = MAIL ]; then
+				# RCPT: smtp-sink's own 503; DATA: the proxy's.
+				[ "$(reply_codes)" = "220 250 ${refusal%% *} 503 503 221 " ]
+				[ "$(grep -cx '503 5.5.1 Error: need MAIL command' "$T/out")" -eq 2 ]
+			else
+				[ "$(reply_codes)" = "220 250 250 ${refusal%% *} 503 221 " ]
+				grep -qx '503 5.5.1 Error: need RCPT command' "$T/out"
 			fi
+			[ "$(sink_count)" -eq 0 ]
+			[ "$(session_status)" = 0 ]
 			stop_tracked
 		done
 	done
@@ -355,7 +401,7 @@ client_setup() { # [TIMEOUT]
 	grep -qx '500 5.5.2 Error: line too long' "$T/out"
 	[ "$(sink_count)" -eq 1 ]
 	grep -q '^X-Mail-Args: <ok@b.test>$' "$(sink_file)"
-	! grep -q evil "$(sink_file)"
+	! grep -q evil "$(sink_file)" || false
 	[ "$(grep -c 'refused a command line over MaxLineLength from 127.0.0.1: 500 5.5.2' "$PROXY_LOG")" -eq 1 ]
 	no_temp_files
 }
@@ -386,53 +432,114 @@ client_setup() { # [TIMEOUT]
 	printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: nul\r\n\r\nbefore\0after\r\n.\r\nQUIT\r\n' |
 		smtp_raw | tr -d '\r' >"$T/out"
 	[[ "$(end_reply)" == 250* ]]
-	grep -aq $'^before\x00after$' "$(sink_file)" || grep -aqP '^before\x00after$' "$(sink_file)"
+	[ "$(sink_count)" -eq 1 ]
+	# The line as bytes (smtp-sink's dump has LF line ends): the NUL in
+	# its place, neither dropped nor taken for a line end. A bash string
+	# cannot hold a NUL, so the bytes are compared as files.
+	grep -a '^before' "$(sink_file)" >"$T/line"
+	od -c "$T/line"
+	cmp "$T/line" <(printf 'before\0after\n')
+	# No other line has one.
+	[ "$(grep -caP '\x00' "$(sink_file)")" -eq 1 ]
 }
 
-@test "bare LF and bare CR ending commands" {
-	client_setup
-	out=$(printf 'EHLO c.test\nMAIL FROM:<a@b.test>\rRCPT TO:<c@d.test>\r\nQUIT\r\n' | smtp_raw | tr -d '\r')
-	echo "$out"
-	grep -q '^221 ' <<<"$out"
-	# Whatever is made of them, the upstream never sees a bare CR or LF
-	# command: no message, and no 5xx from smtp-sink about garbage.
+# The commands smtp-sink -v received, in order.
+sink_commands() {
+	sed -n 's/^smtp-sink: //p' "$T/sink.log" |
+		grep -E '^(HELO|EHLO|MAIL|RCPT|DATA|RSET|NOOP|QUIT|\.)( |$)'
+}
+
+@test "bare LF ending commands: a whole transaction is understood, each command relayed once" {
+	# The proxy takes a bare LF for the end of a command line, as
+	# Postfix does; the body's bare LFs become CRLF (BareNewline
+	# normalize); only CRLF.CRLF ends the data.
+	start_sink -v
+	write_conf "FilterCommand: cat" "TimeOut: 10"
+	start_proxy
+	printf 'EHLO c.test\nMAIL FROM:<a@b.test>\nRCPT TO:<c@d.test>\nDATA\nSubject: lf\n\nline one\nline two\r\n.\r\nQUIT\n' |
+		smtp_raw >"$T/raw"
+	cat -A "$T/raw"
+	tr -d '\r' <"$T/raw" >"$T/out"
+	# One reply per command, in order (EHLO's 250- lines left out).
+	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = \
+	    "220 250 250 250 354 250 221 " ]
+	[[ "$(end_reply)" == "250 2.0.0 Ok"* ]]
+	[ "$(session_status)" = 0 ]
+	# One message, its envelope and lines as sent.
+	[ "$(sink_count)" -eq 1 ]
+	grep -qx 'X-Mail-Args: <a@b.test>' "$(sink_file)"
+	grep -qx 'X-Rcpt-Args: <c@d.test>' "$(sink_file)"
+	[ "$(sink_message | sed '$d')" = "$(printf 'Subject: lf\n\nline one\nline two')" ]
+	# The upstream got each command once, as the client meant it.
+	sink_commands >"$T/cmds"
+	cat "$T/cmds"
+	[ "$(tr '\n' '|' <"$T/cmds")" = "EHLO c.test|MAIL FROM:<a@b.test>|RCPT TO:<c@d.test>|DATA|.|QUIT|" ]
+	no_temp_files
+}
+
+@test "bare CR ending commands: the line up to the LF is refused whole, nothing of it relayed" {
+	# A whole transaction with CR line ends is one line with control
+	# characters in it: 500, and none of its commands, nor its message,
+	# may reach the upstream (a proxy that split at CR would deliver it).
+	start_sink -v
+	write_conf "FilterCommand: cat" "TimeOut: 10"
+	start_proxy
+	{
+		printf 'EHLO c.test\rMAIL FROM:<a@b.test>\rRCPT TO:<c@d.test>\rDATA\r'
+		printf 'Subject: cr\r\rbody\r.\r\r\n'
+		# A CR just before the LF is a CRLF: the session goes on.
+		printf 'NOOP\r\nMAIL FROM:<ok@b.test>\rRCPT TO:<x@d.test>\r\nDATA\r\nQUIT\r\n'
+	} | smtp_raw >"$T/raw"
+	cat -A "$T/raw"
+	tr -d '\r' <"$T/raw" >"$T/out"
+	[ "$(awk '{ printf "%s ", $1 }' "$T/out")" = "220 500 250 500 503 221 " ]
+	[ "$(grep -c '^500 5.5.2 Error: invalid character in command$' "$T/out")" -eq 2 ]
+	grep -qx '503 5.5.1 Error: need MAIL command' "$T/out"
+	[ "$(session_status)" = 0 ]
 	[ "$(sink_count)" -eq 0 ]
+	sink_commands >"$T/cmds"
+	cat "$T/cmds"
+	[ "$(tr '\n' '|' <"$T/cmds")" = "NOOP|QUIT|" ]
+	no_temp_files
 }
 
 # --- the local system ------------------------------------------------------------
 
-@test "TempDirectory missing: 451 at end of data, never 250" {
-	start_sink
-	write_conf "TempDirectory: $T/nonexistent"
-	start_proxy
-	raw_message
-	[[ "$(end_reply)" == 451\ 4.3.* ]] || [[ "$(grep -m1 '^4' "$T/out")" == 451* ]]
-	! grep -q '^354 ' "$T/out" || [[ "$(end_reply)" == 4* ]]
+# DATA answered with 451 by the proxy itself, no 354, nothing forwarded,
+# the session goes on.
+spool_refused() {
+	no_body_session
+	[ "$(reply_codes)" = "220 250 250 250 451 221 " ]
+	grep -qx '451 4.3.0 Error: cannot spool message, try again later' "$T/out"
 	[ "$(sink_count)" -eq 0 ]
-	grep -qi 'temp' "$PROXY_LOG"
+	[ "$(session_status)" = 0 ]
+}
+
+@test "TempDirectory missing: DATA gets 451, never 354 or 250" {
+	start_sink
+	write_conf "TempDirectory: $T/nonexistent" "TimeOut: 5"
+	start_proxy
+	spool_refused
+	grep -q "$T/nonexistent" "$PROXY_LOG"
 }
 
 @test "TempDirectory world-writable without the sticky bit: refused with 451 and a loud log line" {
 	start_sink
 	mkdir -m 777 "$T/open"; chmod 777 "$T/open"
-	write_conf "TempDirectory: $T/open"
+	write_conf "TempDirectory: $T/open" "TimeOut: 5"
 	start_proxy
-	raw_message
-	grep -q '^451 ' "$T/out"
-	! grep -q '^250 2.0.0' "$T/out"
-	[ "$(sink_count)" -eq 0 ]
-	grep -qi 'world-writable' "$PROXY_LOG"
+	spool_refused
+	grep -q "TempDirectory $T/open is world-writable without the sticky bit" "$PROXY_LOG"
 	[ -z "$(ls -A "$T/open")" ]
 }
 
 @test "TempDirectory not writable for the user the proxy runs as: 451" {
 	start_sink
 	mkdir -m 700 "$T/closed"
-	write_conf "TempDirectory: $T/closed" "User: nobody"
+	write_conf "TempDirectory: $T/closed" "User: nobody" "TimeOut: 5"
 	start_proxy
-	raw_message
-	grep -q '^451 ' "$T/out"
-	[ "$(sink_count)" -eq 0 ]
+	spool_refused
+	[ -z "$(ls -A "$T/closed")" ]
 }
 
 @test "TempDirectory full (a 64 KiB tmpfs): 452 4.3.1, nothing forwarded, nothing left" {

@@ -29,7 +29,7 @@ load helpers
 		"$bin" -d 4 -f "$CONF" <"$T/session.txt"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	! grep -q '^==[0-9]*==' <<<"$output"
+	! grep -q '^==[0-9]*==' <<<"$output" || false
 	# The reply to each end of data, in order.
 	[ "$(grep -v '^proxsmtpd\[\|^--' <<<"$output" | tr -d '\r' |
 		awk 'want { printf "%s|", $0; want = 0 } /^354 / { want = 1 }')" = \

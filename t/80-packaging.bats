@@ -22,7 +22,7 @@ install_tree() {
 		usr/share/proxsmtpd/systemd/proxsmtpd-strict.conf usr/lib/sysusers.d/proxsmtpd.conf; do
 		[ -s "$T/root/$f" ] || { echo "missing: $f"; return 1; }
 	done
-	! grep -rl '@sbindir@\|@sysconfdir@' "$T/root"
+	! grep -rl '@sbindir@\|@sysconfdir@' "$T/root" || false
 	grep -q '^ExecStart=/usr/sbin/proxsmtpd -S -f /etc/proxsmtpd.conf$' \
 		"$T/root/usr/lib/systemd/system/proxsmtpd@.service"
 	grep -q 'server[[:space:]]*= /usr/sbin/proxsmtpd$' "$T/root/etc/xinetd.d/proxsmtpd"
@@ -30,6 +30,38 @@ install_tree() {
 		sysconfdir=/etc xinetddir=/etc/xinetd.d
 	# Only the operator's configuration stays.
 	[ "$(find "$T/root" -type f | sed "s|$T/root/||")" = etc/proxsmtpd.conf ]
+}
+
+@test "the installed man pages name the installed paths: PREFIX=/usr, no /usr/local, no relative FILES" {
+	install_tree
+	m8=$T/root/usr/share/man/man8/proxsmtpd.8
+	m5=$T/root/usr/share/man/man5/proxsmtpd.conf.5
+	# No placeholder is left, and nothing of the default prefix.
+	! grep -n '@[a-z]*dir@' "$m8" "$m5" || false
+	! grep -n '/usr/local/share/proxsmtpd\|/usr/local/etc/proxsmtpd\|/usr/local/sbin/proxsmtpd\|/usr/local/lib/systemd' "$m8" "$m5" || false
+	# The examples run the installed filters.
+	grep -q '^FilterCommand: /usr/share/proxsmtpd/filters/spamc.sh$' "$m5"
+	grep -q '^FilterCommand: /usr/share/proxsmtpd/filters/clamdscan.sh$' "$m5"
+	grep -q '^\.I /etc/proxsmtpd.conf$' "$m5"
+	# Every file of FILES in proxsmtpd(8) is an absolute path (the spool
+	# file, .IB, is named after TempDirectory), and the ones
+	# make install writes exist under DESTDIR.
+	sed -n '/^\.SH FILES/,/^\.SH /p' "$m8" | sed -n 's/^\.I \([^ ]*\).*/\1/p' |
+		sed 's/\\-/-/g' >"$T/files"
+	cat "$T/files"
+	[ "$(wc -l <"$T/files")" -ge 7 ]
+	! grep -v '^/' "$T/files" || false
+	for f in /usr/lib/systemd/system/proxsmtpd.socket /usr/lib/systemd/system/proxsmtpd@.service \
+		/usr/share/proxsmtpd/systemd/proxsmtpd-transparent.conf /etc/xinetd.d/proxsmtpd \
+		/usr/share/proxsmtpd/filters/ /etc/proxsmtpd.conf /etc/proxsmtpd.conf.sample; do
+		grep -qxF "$f" "$T/files"
+		[ -e "$T/root$f" ]
+	done
+	# They still render cleanly once filled in.
+	for m in "$m8" "$m5"; do
+		run groff -man -Tutf8 -ww -z "$m"
+		[ "$status" -eq 0 ] && [ -z "$output" ]
+	done
 }
 
 @test "the shipped systemd units pass systemd-analyze verify" {

@@ -257,6 +257,24 @@ replay() { # CONF < session
 
 # --- invariants ----------------------------------------------------------------
 
+# True while PID exists and is not a zombie (a killed process whose
+# parent died stays a zombie until its new parent reaps it).
+proc_alive() {
+	local st
+	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	[ -n "$st" ] && [[ "$st" != Z* ]]
+}
+
+# Waits (up to 5 s) until PID is gone or a zombie.
+proc_gone() {
+	local i=0
+	while proc_alive "$1"; do
+		i=$((i + 1))
+		[ "$i" -lt 50 ] || { echo "process $1 still running" >&2; return 1; }
+		sleep 0.1
+	done
+}
+
 # No spool file left behind.
 no_temp_files() {
 	local left
