@@ -8,6 +8,7 @@
  */
 #include "config.h"
 #include "log.h"
+#include "sandbox.h"
 #include "session.h"
 #include "sig.h"
 #include "sysd.h"
@@ -33,7 +34,7 @@
 #define DEFAULT_CONFIG "/usr/local/etc/proxsmtpd.conf"
 #endif
 
-#define USAGE "usage: proxsmtpd [-d level] [-f configfile] [-p pidfile] [-t] [-v]\n" \
+#define USAGE "usage: proxsmtpd [-d level] [-f configfile] [-p pidfile] [-S] [-t] [-v]\n" \
 	"       proxsmtpd -h | --help | -V | --version\n"
 
 /* Asked for (-h): the usage and the options on stdout, exit 0. */
@@ -47,6 +48,8 @@ help(void)
 	    "                 2 notices, 3 info, 4 debug\n"
 	    "  -f configfile  the configuration (default %s)\n"
 	    "  -p pidfile     write this session's pid there\n"
+	    "  -S             sandbox: no_new_privs, and (Landlock) nothing\n"
+	    "                 writable but TempDirectory\n"
 	    "  -t             check the configuration, print the settings, exit\n"
 	    "  -V, -v, --version  print the version and exit\n"
 	    "  -h, --help     print this help and exit\n"
@@ -148,7 +151,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = DEFAULT_CONFIG, *pidfile = NULL;
-	bool config_given = false, check_only = false;
+	bool config_given = false, check_only = false, sandbox = false;
 	struct config cfg;
 	struct logger lg;
 	/* Static, not on the stack and not memset: its 560 KiB of buffers are
@@ -160,7 +163,7 @@ main(int argc, char **argv)
 	char err[1024];
 	int level = -1, ch, rc, rfd = 0, wfd = 1, r;
 
-	while ((ch = getopt_long(argc, argv, "d:f:hp:tvV", long_options,
+	while ((ch = getopt_long(argc, argv, "d:f:hp:StvV", long_options,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'd': {
@@ -188,6 +191,9 @@ main(int argc, char **argv)
 			break;
 		case 'p':
 			pidfile = optarg;
+			break;
+		case 'S':
+			sandbox = true;
 			break;
 		case 't':
 			check_only = true;
@@ -251,6 +257,14 @@ main(int argc, char **argv)
 	if (pidfile != NULL) {
 		write_pidfile(&lg, pidfile);
 		s->pidfile = pidfile;
+	}
+	/* Last: the connection, the log and the pid file are open by now. */
+	if (sandbox) {
+		r = sandbox_apply(cfg.temp_directory, pidfile, err, sizeof(err));
+		if (r < 0)
+			session_abort(s, err);
+		if (r > 0)
+			log_msg(&lg, L_WARNING, "%s", err);
 	}
 	session_run(s);
 }
