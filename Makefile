@@ -6,6 +6,7 @@ sysconfdir ?= $(PREFIX)/etc
 mandir    ?= $(PREFIX)/share/man
 datadir   ?= $(PREFIX)/share
 unitdir   ?= $(PREFIX)/lib/systemd/system
+sysusersdir ?= $(PREFIX)/lib/sysusers.d
 xinetddir ?= /etc/xinetd.d
 DESTDIR   ?=
 
@@ -23,8 +24,8 @@ CPPFLAGS  += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \
 # The rest of the program is the same.
 CORE = src/main.c src/config.c src/log.c src/sig.c src/io.c src/reply.c \
        src/upstream.c src/spool.c src/data.c src/filter.c src/session.c \
-       src/esmtp.c src/netlist.c src/outaddr.c src/xtext.c src/header.c \
-       src/filterenv.c
+       src/esmtp.c src/netlist.c src/sandbox.c src/outaddr.c src/xtext.c \
+       src/header.c src/filterenv.c
 SRCS = $(CORE) $(if $(LIBSYSTEMD),src/sysd-libsystemd.c,src/sysd.c)
 SYSD_LIBS = $(if $(LIBSYSTEMD),-lsystemd)
 HDRS = $(wildcard src/*.h)
@@ -59,8 +60,9 @@ cppcheck:
 
 # The whole suite. In CI (CI=true) also the clang build, cppcheck, the fuzz
 # targets for 10 s each, their regression inputs, the logging and launcher
-# tests (the journal, LISTEN_FDS) against the LIBSYSTEMD=1 build, and the
-# suite again under ASan+UBSan; the last line is the total for all runs.
+# tests (the journal, LISTEN_FDS) against the LIBSYSTEMD=1 build, the
+# suite again under ASan+UBSan, and check-systemd; the last line is the
+# total for all runs.
 # A fuzz run that reports no target at all (they did not build) is a failure.
 TESTS ?= t/*.bats
 SYSD_TESTS = $(filter t/40-launchers.bats t/50-logging.bats,$(wildcard $(TESTS)))
@@ -83,8 +85,19 @@ check:
 	  PROXSMTPD=$(CURDIR)/proxsmtpd-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    t/run --label asan --counts t/.counts $(TESTS) || true; \
+	  t/systemd/run --counts t/.counts || true; \
 	fi
 	@t/run --sum t/.counts
+
+# The shipped units under a real systemd: a Debian 12 root (built once with
+# debootstrap, cached in /var/cache/proxsmtpd-nspawn) booted with
+# systemd-nspawn, `make install DESTDIR=` into it, sessions through
+# proxsmtpd.socket's Accept=yes. Needs root; where nspawn cannot run, the
+# tests are skipped and the summary line says so.
+check-systemd: proxsmtpd
+	@rm -f t/.counts-systemd
+	@t/systemd/run --counts t/.counts-systemd || true
+	@t/run --sum t/.counts-systemd
 
 # libFuzzer targets under ASan+UBSan: FUZZ_SECONDS per target (default
 # 60); fuzz-smoke runs each for 10 s, as CI does.
@@ -111,7 +124,7 @@ bench:
 # The installed man pages, units and xinetd entry name the real paths.
 SUBST = sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
 	    -e 's|@datadir@|$(datadir)|g' -e 's|@unitdir@|$(unitdir)|g' \
-	    -e 's|@xinetddir@|$(xinetddir)|g'
+	    -e 's|@xinetddir@|$(xinetddir)|g' -e 's|@sysusersdir@|$(sysusersdir)|g'
 
 # What LIBSYSTEMD=1 costs each session, against the default build: its
 # section of bench/results.md.
@@ -122,14 +135,21 @@ bench-libsystemd:
 install: proxsmtpd
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5 \
 	  $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir) $(DESTDIR)$(xinetddir) \
-	  $(DESTDIR)$(datadir)/proxsmtpd/filters
+	  $(DESTDIR)$(datadir)/proxsmtpd/filters $(DESTDIR)$(sysusersdir)
 	install -m 755 proxsmtpd $(DESTDIR)$(sbindir)/proxsmtpd
 	$(SUBST) man/proxsmtpd.8 > $(DESTDIR)$(mandir)/man8/proxsmtpd.8
 	$(SUBST) man/proxsmtpd.conf.5 > $(DESTDIR)$(mandir)/man5/proxsmtpd.conf.5
 	for f in proxsmtpd.socket proxsmtpd@.service; do \
 	  $(SUBST) systemd/$$f > $(DESTDIR)$(unitdir)/$$f; done
 	install -d $(DESTDIR)$(datadir)/proxsmtpd/systemd
-	install -m 644 systemd/proxsmtpd-transparent.conf $(DESTDIR)$(datadir)/proxsmtpd/systemd/
+	install -m 644 systemd/proxsmtpd-transparent.conf systemd/proxsmtpd-strict.conf \
+	  $(DESTDIR)$(datadir)/proxsmtpd/systemd/
+	install -m 644 systemd/proxsmtpd.sysusers $(DESTDIR)$(sysusersdir)/proxsmtpd.conf
+	@# The unit's user: made now on this system, at the next boot otherwise.
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null && \
+	    [ "$$(id -u)" = 0 ]; then \
+	  echo "systemd-sysusers $(sysusersdir)/proxsmtpd.conf"; \
+	  systemd-sysusers $(sysusersdir)/proxsmtpd.conf; fi
 	$(SUBST) xinetd.d/proxsmtpd > $(DESTDIR)$(xinetddir)/proxsmtpd
 	install -m 644 proxsmtpd.conf.sample $(DESTDIR)$(sysconfdir)/proxsmtpd.conf.sample
 	[ -e $(DESTDIR)$(sysconfdir)/proxsmtpd.conf ] || \
@@ -141,11 +161,13 @@ uninstall:
 	rm -f $(DESTDIR)$(sbindir)/proxsmtpd $(DESTDIR)$(mandir)/man8/proxsmtpd.8 \
 	  $(DESTDIR)$(mandir)/man5/proxsmtpd.conf.5 \
 	  $(DESTDIR)$(unitdir)/proxsmtpd.socket $(DESTDIR)$(unitdir)/proxsmtpd@.service \
-	  $(DESTDIR)$(xinetddir)/proxsmtpd $(DESTDIR)$(sysconfdir)/proxsmtpd.conf.sample
+	  $(DESTDIR)$(xinetddir)/proxsmtpd $(DESTDIR)$(sysconfdir)/proxsmtpd.conf.sample \
+	  $(DESTDIR)$(sysusersdir)/proxsmtpd.conf
 	rm -rf $(DESTDIR)$(datadir)/proxsmtpd
 
 clean:
-	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang proxsmtpd-libsystemd .build-kind t/.counts t/.fuzz.log t/.regress.log
+	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang proxsmtpd-libsystemd .build-kind t/.counts t/.counts-systemd \
+	  t/.fuzz.log t/.regress.log
 	rm -rf fuzz/build
 
-.PHONY: FORCE all check demo bench bench-libsystemd install uninstall clean cppcheck fuzz fuzz-smoke
+.PHONY: FORCE all check check-systemd demo bench bench-libsystemd install uninstall clean cppcheck fuzz fuzz-smoke

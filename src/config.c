@@ -64,7 +64,15 @@ config_defaults(struct config *cfg)
 	snprintf(cfg->filter_reject, sizeof(cfg->filter_reject),
 	    "530 Email Rejected");
 	cfg->filter_timeout = 30;
-	snprintf(cfg->temp_directory, sizeof(cfg->temp_directory), "/tmp");
+	/*
+	 * Under systemd's RuntimeDirectory= (the shipped unit gives each
+	 * session its own, removed when the session ends, even after a
+	 * SIGKILL) spool there unless TempDirectory says otherwise.
+	 */
+	const char *rt = getenv("RUNTIME_DIRECTORY");
+	snprintf(cfg->temp_directory, sizeof(cfg->temp_directory), "%s",
+	    rt != NULL && rt[0] == '/' && strlen(rt) < sizeof(cfg->temp_directory) ?
+	    rt : "/tmp");
 	cfg->timeout = 180;
 	cfg->transparent = TRANSPARENT_OFF;
 	cfg->bare_newline = BARE_NEWLINE_NORMALIZE;

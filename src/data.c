@@ -164,22 +164,8 @@ data_decode(struct data_decoder *d, const unsigned char *in, size_t inlen,
 	return k.i;
 }
 
-enum enc_state {
-	E_BOL,
-	E_MID,
-	E_CR,
-};
-
-struct encoder {
-	enum enc_state state;
-	bool	in_headers;
-	const char *header;
-	size_t	o;
-	unsigned char out[IO_BUFSIZE];
-};
-
 static int
-enc_flush(struct encoder *e, struct io *io)
+enc_flush(struct data_encoder *e, struct io *io)
 {
 	int r = io_write(io, e->out, e->o);
 
@@ -188,7 +174,7 @@ enc_flush(struct encoder *e, struct io *io)
 }
 
 static void
-enc_header(struct encoder *e, struct io *io, int *r)
+enc_header(struct data_encoder *e, struct io *io, int *r)
 {
 	e->in_headers = false;
 	if (e->header == NULL || e->header[0] == '\0')
@@ -209,19 +195,99 @@ enc_header(struct encoder *e, struct io *io, int *r)
 	}
 }
 
+void
+data_encoder_init(struct data_encoder *e, const char *header)
+{
+	e->state = E_BOL;
+	e->in_headers = true;
+	e->header = header;
+	e->o = 0;
+}
+
+int
+data_encode_chunk(struct data_encoder *e, struct io *io,
+    const unsigned char *in, size_t n)
+{
+	int r = IO_OK;
+
+	for (size_t i = 0; i < n && r == IO_OK; i++) {
+		unsigned char c = in[i];
+
+		if (e->state == E_CR) {
+			/* CRLF, or a bare CR: both end the line. */
+			e->out[e->o++] = '\r';
+			e->out[e->o++] = '\n';
+			e->state = E_BOL;
+			if (c == '\n')
+				continue;
+		}
+		if (e->state == E_BOL) {
+			if (e->in_headers && (c == '\r' || c == '\n'))
+				enc_header(e, io, &r);
+			if (c == '.')
+				e->out[e->o++] = '.';
+			e->state = E_MID;
+		}
+		if (c == '\r') {
+			e->state = E_CR;
+		} else if (c == '\n') {
+			e->out[e->o++] = '\r';
+			e->out[e->o++] = '\n';
+			e->state = E_BOL;
+		} else {
+			/* The bulk of a line: copy it up to its end in one go
+			 * (room >= 1: see the flush below). */
+			size_t len = n - i;
+			size_t room = sizeof(e->out) - 4 - e->o;
+			const unsigned char *p = in + i, *end;
+
+			if (len > room)
+				len = room;
+			if ((end = memchr(p, '\n', len)) != NULL)
+				len = (size_t)(end - p);
+			if ((end = memchr(p, '\r', len)) != NULL)
+				len = (size_t)(end - p);
+			memcpy(e->out + e->o, p, len);
+			e->o += len;
+			i += len - 1;
+		}
+		if (e->o >= sizeof(e->out) - 8)
+			r = enc_flush(e, io);
+	}
+	return r;
+}
+
+int
+data_encode_end(struct data_encoder *e, struct io *io)
+{
+	int r = IO_OK;
+
+	if (e->state != E_BOL) {
+		/* Complete the last line (the filter may not have). */
+		e->out[e->o++] = '\r';
+		e->out[e->o++] = '\n';
+	}
+	if (e->in_headers)
+		enc_header(e, io, &r);
+	if (r == IO_OK) {
+		e->out[e->o++] = '.';
+		e->out[e->o++] = '\r';
+		e->out[e->o++] = '\n';
+		r = enc_flush(e, io);
+	}
+	return r;
+}
+
 int
 data_encode(int fd, struct io *io, const char *header, off_t *sent)
 {
 	static const size_t slice = IO_BUFSIZE / 2 - 8;
 	unsigned char in[IO_BUFSIZE / 2];
-	struct encoder e;
+	struct data_encoder e;
 	ssize_t n;
 	int r = IO_OK;
 
-	e.state = E_BOL;
-	e.in_headers = true;
-	e.header = header;
-	e.o = 0;
+	data_encoder_init(&e, header);
 	*sent = 0;
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return IO_ERROR;
@@ -234,65 +300,7 @@ data_encode(int fd, struct io *io, const char *header, off_t *sent)
 		if (n == 0)
 			break;
 		*sent += n;
-		for (ssize_t i = 0; i < n && r == IO_OK; i++) {
-			unsigned char c = in[i];
-
-			if (e.state == E_CR) {
-				/* CRLF, or a bare CR: both end the line. */
-				e.out[e.o++] = '\r';
-				e.out[e.o++] = '\n';
-				e.state = E_BOL;
-				if (c == '\n')
-					continue;
-			}
-			if (e.state == E_BOL) {
-				if (e.in_headers && (c == '\r' || c == '\n'))
-					enc_header(&e, io, &r);
-				if (c == '.')
-					e.out[e.o++] = '.';
-				e.state = E_MID;
-			}
-			if (c == '\r') {
-				e.state = E_CR;
-			} else if (c == '\n') {
-				e.out[e.o++] = '\r';
-				e.out[e.o++] = '\n';
-				e.state = E_BOL;
-			} else {
-				/* The bulk of a line: copy it up to its end
-				 * in one go (room >= 1: see the flush below). */
-				size_t len = (size_t)(n - i);
-				size_t room = sizeof(e.out) - 4 - e.o;
-				const unsigned char *p = in + i, *end;
-
-				if (len > room)
-					len = room;
-				if ((end = memchr(p, '\n', len)) != NULL)
-					len = (size_t)(end - p);
-				if ((end = memchr(p, '\r', len)) != NULL)
-					len = (size_t)(end - p);
-				memcpy(e.out + e.o, p, len);
-				e.o += len;
-				i += (ssize_t)len - 1;
-			}
-			if (e.o >= sizeof(e.out) - 8)
-				r = enc_flush(&e, io);
-		}
+		r = data_encode_chunk(&e, io, in, (size_t)n);
 	}
-	if (r != IO_OK)
-		return r;
-	if (e.state != E_BOL) {
-		/* Complete the last line (the filter may not have). */
-		e.out[e.o++] = '\r';
-		e.out[e.o++] = '\n';
-	}
-	if (e.in_headers)
-		enc_header(&e, io, &r);
-	if (r == IO_OK) {
-		e.out[e.o++] = '.';
-		e.out[e.o++] = '\r';
-		e.out[e.o++] = '\n';
-		r = enc_flush(&e, io);
-	}
-	return r;
+	return r != IO_OK ? r : data_encode_end(&e, io);
 }

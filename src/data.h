@@ -47,6 +47,30 @@ size_t	data_decode(struct data_decoder *, const unsigned char *in,
 	    size_t inlen, unsigned char *out, size_t *outlen);
 bool	data_done(const struct data_decoder *);
 
+enum enc_state {
+	E_BOL,
+	E_MID,
+	E_CR,
+};
+
+struct data_encoder {
+	enum enc_state state;
+	bool	in_headers;
+	const char *header;
+	size_t	o;
+	unsigned char out[IO_BUFSIZE];
+};
+
+/*
+ * The encoder a piece at a time, for a message that is sent as it arrives:
+ * init, any number of chunks (canonical or not), then end, which completes
+ * the last line, inserts the header if no empty line came, and sends the
+ * terminator.
+ */
+void	data_encoder_init(struct data_encoder *, const char *header);
+int	data_encode_chunk(struct data_encoder *, struct io *,
+	    const unsigned char *in, size_t n);
+int	data_encode_end(struct data_encoder *, struct io *);
 /*
  * Sends the file fd (from its start) to io as SMTP data, then ".\r\n".
  * header (may be NULL/empty) ends in CRLF and goes before the first empty

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 #include "log.h"
+#include "sandbox.h"
 #include "session.h"
 #include "sig.h"
 #include "sysd.h"
@@ -33,7 +34,7 @@
 #define DEFAULT_CONFIG "/usr/local/etc/proxsmtpd.conf"
 #endif
 
-#define USAGE "usage: proxsmtpd [-d level] [-f configfile] [-p pidfile] [-t] [-v]\n" \
+#define USAGE "usage: proxsmtpd [-d level] [-f configfile] [-p pidfile] [-S] [-t] [-v]\n" \
 	"       proxsmtpd -h | --help | -V | --version\n"
 
 /* Asked for (-h): the usage and the options on stdout, exit 0. */
@@ -47,6 +48,8 @@ help(void)
 	    "                 2 notices, 3 info, 4 debug\n"
 	    "  -f configfile  the configuration (default %s)\n"
 	    "  -p pidfile     write this session's pid there\n"
+	    "  -S             sandbox: no_new_privs, and (Landlock) nothing\n"
+	    "                 writable but TempDirectory\n"
 	    "  -t             check the configuration, print the settings, exit\n"
 	    "  -V, -v, --version  print the version and exit\n"
 	    "  -h, --help     print this help and exit\n"
@@ -142,7 +145,7 @@ write_pidfile(struct logger *lg, const char *path)
 /* What the command line asks for. */
 struct options {
 	const char *config_path, *pidfile;
-	bool	config_given, check_only;
+	bool	config_given, check_only, sandbox;
 	int	level;		/* -d, or -1 */
 };
 
@@ -175,7 +178,7 @@ parse_options(int argc, char **argv, struct options *o)
 	int ch;
 
 	*o = (struct options){ .config_path = DEFAULT_CONFIG, .level = -1 };
-	while ((ch = getopt_long(argc, argv, "d:f:hp:tvV", long_options,
+	while ((ch = getopt_long(argc, argv, "d:f:hp:StvV", long_options,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'd':
@@ -190,6 +193,9 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'p':
 			o->pidfile = optarg;
+			break;
+		case 'S':
+			o->sandbox = true;
 			break;
 		case 't':
 			o->check_only = true;
@@ -294,6 +300,15 @@ main(int argc, char **argv)
 	if (o.pidfile != NULL) {
 		write_pidfile(&lg, o.pidfile);
 		s->pidfile = o.pidfile;
+	}
+	/* Last: the connection, the log and the pid file are open by now. */
+	if (o.sandbox) {
+		r = sandbox_apply(cfg.temp_directory, o.pidfile, err,
+		    sizeof(err));
+		if (r < 0)
+			session_abort(s, err);
+		if (r > 0)
+			log_msg(&lg, L_WARNING, "%s", err);
 	}
 	session_run(s);
 }

@@ -876,9 +876,15 @@ outcome_of(int code)
 	    "rejected";
 }
 
-/* DATA upstream; false (the client told, the message ended) if refused. */
+static void end_of_data(struct session *, long filter_ms);
+
+/*
+ * DATA upstream; true when it answered 354. Otherwise the message is over:
+ * a refusal is the client's reply (RSET if rset), anything else ends the
+ * session.
+ */
 static bool
-upstream_data(struct session *s, long filter_ms)
+upstream_data(struct session *s, long filter_ms, bool rset)
 {
 	char summary[REPLY_LINE_MAX + 8];
 	struct reply *rp = upstream_command(s, "DATA");
@@ -888,10 +894,13 @@ upstream_data(struct session *s, long filter_ms)
 	reply_summary(rp, summary, sizeof(summary));
 	if (rp->code / 100 == 2 || rp->code / 100 == 3)
 		die(s, EXIT_SESSION_FAILED, "451 4.3.0 Error: upstream "
-		    "server misbehaved", "upstream %s answered DATA "
-		    "with %s", s->server, summary);
-	message_done_full(s, outcome_of(rp->code), summary, rp,
-	    "upstream refused DATA", filter_ms, true);
+		    "server misbehaved", "upstream %s answered DATA with %s",
+		    s->server, summary);
+	if (s->message_open)
+		message_done_full(s, outcome_of(rp->code), summary, rp,
+		    "upstream refused DATA", filter_ms, rset);
+	else
+		say_reply(s, rp);
 	return false;
 }
 
@@ -924,12 +933,12 @@ end_of_data_misread(struct session *s, int r, long filter_ms)
 static void
 forward(struct session *s, int fd, long filter_ms)
 {
-	char header[CONFIG_VALUE_MAX * 2], summary[REPLY_LINE_MAX + 8];
+	char header[CONFIG_VALUE_MAX * 2];
 	off_t sent;
 	int r;
 
 	session_move(s, EV_FORWARD);
-	if (!upstream_data(s, filter_ms))
+	if (!upstream_data(s, filter_ms, true))
 		return;
 	header_expand(s->cfg->header, s->ep.client_ip, s->ep.local_ip, header,
 	    sizeof(header));
@@ -942,6 +951,16 @@ forward(struct session *s, int fd, long filter_ms)
 	 * upstream discards the partial message when we go. */
 	if (r != IO_OK)
 		die_upstream(s, r);
+	end_of_data(s, filter_ms);
+}
+
+/* The upstream's reply to the end of data, relayed; the message is done. */
+static void
+end_of_data(struct session *s, long filter_ms)
+{
+	char summary[REPLY_LINE_MAX + 8];
+	int r;
+
 	r = reply_read(&s->upstream, &s->reply);
 	if (r == IO_OK && s->reply.code == 421)
 		upstream_closing(s, &s->reply);
@@ -1086,6 +1105,53 @@ forward_file(struct session *s, long filter_ms)
 	close(fd);
 }
 
+/*
+ * No filter to run: the message goes upstream as it arrives, decoded and
+ * encoded again on the way (canonical CRLF, dot-stuffing, the Header), with
+ * nothing on disk and no second pass. The upstream's DATA reply answers the
+ * client's DATA, and its end-of-data reply the client's end of data, so the
+ * client gets 250 only when the upstream took the whole message. If either
+ * side fails mid-message no terminator is sent: the upstream discards it.
+ */
+static void
+stream_message(struct session *s)
+{
+	unsigned char out[DATA_DECODE_ROOM(IO_BUFSIZE / 4)];
+	char header[CONFIG_VALUE_MAX * 2];
+	struct data_decoder dec;
+	struct data_encoder enc;
+	const unsigned char *p;
+	size_t n, used, olen;
+	int r;
+
+	session_move(s, EV_FORWARD);
+	if (!upstream_data(s, -1, false))
+		return;
+	say(s, "354 End data with <CR><LF>.<CR><LF>");
+	s->message_open = true;
+	s->filter_ms = -1;
+	s->msg.size = 0;
+	header_expand(s->cfg->header, s->ep.client_ip, s->ep.local_ip, header,
+	    sizeof(header));
+	data_encoder_init(&enc, header);
+	data_decoder_init(&dec);
+	while (!data_done(&dec)) {
+		if ((r = io_peek(&s->client, &p, &n)) != IO_OK)
+			die_client(s, r);
+		if (n > IO_BUFSIZE / 4)
+			n = IO_BUFSIZE / 4;
+		used = data_decode(&dec, p, n, out, &olen);
+		io_consume(&s->client, used);
+		s->msg.size += (off_t)olen;
+		if ((r = data_encode_chunk(&enc, &s->upstream, out, olen)) !=
+		    IO_OK)
+			die_upstream(s, r);
+	}
+	if ((r = data_encode_end(&enc, &s->upstream)) != IO_OK)
+		die_upstream(s, r);
+	end_of_data(s, -1);
+}
+
 static void
 run_filter(struct session *s)
 {
@@ -1114,6 +1180,18 @@ run_filter(struct session *s)
 		forward_file(s, res.ms);
 	else
 		forward_output(s, res.ms);
+}
+
+/* Nothing to filter and nothing to judge after the end: stream. */
+static bool
+streamed(const struct session *s)
+{
+	const struct config *cfg = s->cfg;
+
+	return cfg->filter_type != FILTER_REJECT &&
+	    cfg->bare_newline == BARE_NEWLINE_NORMALIZE &&
+	    (cfg->filter_command[0] == '\0' ||
+	    (cfg->skip_authenticated && s->authenticated));
 }
 
 /* Whether DATA may start: refused (and told) without MAIL and RCPT. */
@@ -1227,6 +1305,10 @@ cmd_data(struct session *s, const char *verb, const char *args)
 	if (!data_acceptable(s, args))
 		return;
 	session_move(s, EV_DATA);
+	if (streamed(s)) {
+		stream_message(s);
+		return;
+	}
 	if (message_spool_open(s) < 0)
 		return;
 	say(s, "354 End data with <CR><LF>.<CR><LF>");

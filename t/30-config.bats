@@ -76,8 +76,8 @@ default_config_path() {
 		[ "$status" -eq 0 ]
 		[ -z "$stderr" ]
 		[ "$(head -1 <<<"$output")" = \
-			'usage: proxsmtpd [-d level] [-f configfile] [-p pidfile] [-t] [-v]' ]
-		for o in '-d level' '-f configfile' '-p pidfile' '-t ' '-V, -v, --version' '-h, --help'; do
+			'usage: proxsmtpd [-d level] [-f configfile] [-p pidfile] [-S] [-t] [-v]' ]
+		for o in '-d level' '-f configfile' '-p pidfile' '-S ' '-t ' '-V, -v, --version' '-h, --help'; do
 			grep -qF -- "  $o" <<<"$output"
 		done
 		# The default configuration path compiled in.

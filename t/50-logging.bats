@@ -170,8 +170,8 @@ check_outcome_lines() { # FILE PREFIX-REGEX
 	# xinetd does; what comes back is all the client would see.
 	cat >"$T/run.sh" <<-EOF
 	# The session ends lost mid-transaction: exit 1, which socat reports.
-	socat -t 5 - EXEC:"$PROXSMTPD -f $CONF",stderr <"$T/levels.in" >"$T/out"
-	socat -t 5 - EXEC:"$PROXSMTPD -d 4 -f $CONF",stderr <"$T/levels.in" >"$T/out-d4"
+	socat -t 30 - EXEC:"$PROXSMTPD -f $CONF",stderr <"$T/levels.in" >"$T/out"
+	socat -t 30 - EXEC:"$PROXSMTPD -d 4 -f $CONF",stderr <"$T/levels.in" >"$T/out-d4"
 	exit 0
 	EOF
 	run in_log_ns none "$T/unused" sh "$T/run.sh"

@@ -517,16 +517,48 @@ spool_refused() {
 
 @test "TempDirectory missing: DATA gets 451, never 354 or 250" {
 	start_sink
-	write_conf "TempDirectory: $T/nonexistent" "TimeOut: 5"
+	write_conf "TempDirectory: $T/nonexistent" "TimeOut: 5" "FilterCommand: cat"
 	start_proxy
 	spool_refused
 	grep -q "$T/nonexistent" "$PROXY_LOG"
 }
 
+@test "no filter: the message streams to the upstream, TempDirectory is never used (even missing)" {
+	start_sink
+	write_conf "TempDirectory: $T/nonexistent" "TimeOut: 5" "Header: X-Via: proxsmtpd"
+	start_proxy
+	{
+		printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n'
+		printf 'Subject: streamed\r\n\r\n..dot\r\nbare\nlf\r\n.\r\nQUIT\r\n'
+	} | smtp_raw | tr -d '\r' >"$T/out"
+	cat "$T/out"
+	[ "$(reply_codes)" = "220 250 250 250 354 250 221 " ]
+	[ "$(sink_count)" -eq 1 ]
+	# Header inserted, dot-stuffing undone and redone, bare LF made CRLF.
+	sink_message >"$T/m"
+	cat "$T/m"
+	grep -qx 'X-Via: proxsmtpd' "$T/m"
+	grep -qx '.dot' "$T/m"
+	grep -qx 'bare' "$T/m"
+	grep -q 'outcome=forwarded .*filter_ms=none' "$PROXY_LOG"
+	grep -q 'size=' "$PROXY_LOG"
+}
+
+@test "no filter: an upstream that refuses DATA answers the client's DATA, no 354" {
+	start_sink -f DATA
+	write_conf
+	start_proxy
+	no_body_session
+	# smtp-sink -f answers "500 5.3.0 Error: command failed".
+	[ "$(reply_codes)" = "220 250 250 250 500 221 " ]
+	grep -qx '500 5.3.0 Error: command failed' "$T/out"
+	[ "$(sink_count)" -eq 0 ]
+}
+
 @test "TempDirectory world-writable without the sticky bit: refused with 451 and a loud log line" {
 	start_sink
 	mkdir -m 777 "$T/open"; chmod 777 "$T/open"
-	write_conf "TempDirectory: $T/open" "TimeOut: 5"
+	write_conf "TempDirectory: $T/open" "TimeOut: 5" "FilterCommand: cat"
 	start_proxy
 	spool_refused
 	grep -q "TempDirectory $T/open is world-writable without the sticky bit" "$PROXY_LOG"
@@ -536,7 +568,7 @@ spool_refused() {
 @test "TempDirectory not writable for the user the proxy runs as: 451" {
 	start_sink
 	mkdir -m 700 "$T/closed"
-	write_conf "TempDirectory: $T/closed" "User: nobody" "TimeOut: 5"
+	write_conf "TempDirectory: $T/closed" "User: nobody" "TimeOut: 5" "FilterCommand: cat"
 	start_proxy
 	spool_refused
 	[ -z "$(ls -A "$T/closed")" ]
@@ -545,7 +577,7 @@ spool_refused() {
 @test "TempDirectory full (a 64 KiB tmpfs): 452 4.3.1, nothing forwarded, nothing left" {
 	start_sink
 	mkdir -p "$T/small"
-	write_conf "TempDirectory: $T/small"
+	write_conf "TempDirectory: $T/small" "FilterCommand: cat"
 	PORT=$(free_port)
 	# The launcher runs in a private mount namespace that has the tiny tmpfs.
 	unshare -m --propagation private sh -c '

@@ -13,6 +13,8 @@ raw_from() {
 }
 
 codes() { grep -o '^[0-9][0-9][0-9] ' "$1" | tr -d ' ' | tr '\n' ' '; }
+# The code of each reply in $T/out, one a reply (EHLO's 250- lines left out).
+replies() { grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }'; }
 
 # --- XClient: the upstream is told who the client is before anything ---------
 
@@ -118,7 +120,7 @@ sink_commands() { sed -n 's/^smtp-sink: \([A-Z][A-Z]* \)/\1/p; s/^smtp-sink: \([
 	printf 'EHLO c.test\r\nBDAT 29 LAST\r\nMAIL FROM:<chunk@evil.test>\r\nRCPT TO:<x@y.test>\r\nQUIT\r\n' |
 		smtp_raw | tr -d '\r' >"$T/out"
 	cat "$T/out"
-	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = "220 250 554 " ]
+	[ "$(replies)" = "220 250 554 " ]
 	grep -q "^554 5.5.1 $HOSTNAME_NOW Error: BDAT without CHUNKING" "$T/out"
 	! grep -q 'chunk@evil' "$T/sink.log" "$SINK_DIR"/* 2>/dev/null || false
 	grep -q 'BDAT from 127.0.0.1: CHUNKING is not offered' "$PROXY_LOG"
@@ -137,7 +139,7 @@ upstream_421_case() { # SINK-COMMAND CLIENT-BYTES
 
 @test "upstream 421 to RCPT: the client gets one 421 with our name, and the session ends" {
 	upstream_421_case RCPT 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nNOOP\r\nQUIT\r\n'
-	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = "220 250 250 421 " ]
+	[ "$(replies)" = "220 250 250 421 " ]
 	grep -q "^421 4.0.0 $HOSTNAME_NOW Server closing connection" "$T/out"
 	grep -q 'upstream .* is closing the session: 421' "$PROXY_LOG"
 }
@@ -149,7 +151,7 @@ upstream_421_case() { # SINK-COMMAND CLIENT-BYTES
 
 @test "upstream 421 to the proxy's DATA after the filter: one 421 to the end of data, message logged tempfail" {
 	upstream_421_case DATA 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: x\r\n\r\nx\r\n.\r\nNOOP\r\nQUIT\r\n'
-	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = "220 250 250 250 354 421 " ]
+	[ "$(replies)" = "220 250 250 250 354 421 " ]
 	grep -q 'outcome=tempfail' "$PROXY_LOG"
 	[ "$(message_lines)" -eq 1 ]
 	no_temp_files
@@ -157,7 +159,7 @@ upstream_421_case() { # SINK-COMMAND CLIENT-BYTES
 
 @test "upstream 421 to the end of data: one 421 as its reply, never a second" {
 	upstream_421_case . 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: x\r\n\r\nx\r\n.\r\nNOOP\r\nQUIT\r\n'
-	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = "220 250 250 250 354 421 " ]
+	[ "$(replies)" = "220 250 250 250 354 421 " ]
 	grep -q 'outcome=tempfail' "$PROXY_LOG"
 }
 
@@ -170,7 +172,7 @@ upstream_421_case() { # SINK-COMMAND CLIENT-BYTES
 	printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nx\r\n.\r\nNOOP\r\nNOOP\r\n' |
 		smtp_raw | tr -d '\r' >"$T/out"
 	cat "$T/out"
-	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = "220 250 250 250 354 550 421 " ]
+	[ "$(replies)" = "220 250 250 250 354 550 421 " ]
 	grep -q "^421 4.0.0 $HOSTNAME_NOW Server closing connection" "$T/out"
 	printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n' |
 		smtp_raw | tr -d '\r' >"$T/out2"
@@ -203,7 +205,7 @@ eod_case() { # REPLY
 
 @test "end of data answered 354 by the upstream: 451 to the client, upstream dropped, next command 421" {
 	eod_case '354 again'
-	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = "220 250 250 250 354 451 421 " ]
+	[ "$(replies)" = "220 250 250 250 354 451 421 " ]
 	grep -q '^451 4.3.0 Error: upstream server misbehaved' "$T/out"
 	grep -q 'upstream .* dropped: upstream answered the end of data with 354' "$PROXY_LOG"
 	grep -q 'outcome=tempfail' "$PROXY_LOG"
@@ -219,12 +221,12 @@ eod_case() { # REPLY
 	printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n' |
 		smtp_raw | tr -d '\r' >"$T/out"
 	cat "$T/out"
-	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = "220 250 250 250 354 451 221 " ]
+	[ "$(replies)" = "220 250 250 250 354 451 221 " ]
 }
 
 @test "end of data answered 421 naming the upstream host: the client sees our name only" {
 	eod_case '421 4.3.2 mx.upstream.test closing down'
-	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = "220 250 250 250 354 421 " ]
+	[ "$(replies)" = "220 250 250 250 354 421 " ]
 	grep -q "^421 4.3.2 $HOSTNAME_NOW closing down" "$T/out"
 	! grep -q 'mx.upstream.test' "$T/out" || false
 }
@@ -238,7 +240,7 @@ eod_case() { # REPLY
 	printf 'EHLO c.test\r\nMAIL FROM:\r\nMAIL FROM: \r\nMAIL FROM:<>\r\nRCPT TO:\r\nRCPT TO:<>\r\nRCPT TO:<postmaster>\r\nQUIT\r\n' |
 		smtp_raw | tr -d '\r' >"$T/out"
 	cat "$T/out"
-	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = "220 250 501 501 250 501 501 250 221 " ]
+	[ "$(replies)" = "220 250 501 501 250 501 501 250 221 " ]
 	[ "$(grep -c '^501 5.5.4' "$T/out")" -eq 4 ]
 	grep -q 'refused empty path from 127.0.0.1: 501 5.5.4' "$PROXY_LOG"
 }
@@ -251,7 +253,7 @@ eod_case() { # REPLY
 	printf 'EHLO c.test\r\nMAIL FROM:<x@y.test> BODY=BINARYMIME\r\nMAIL FROM:<body=binarymime@example.org> BODY=8BITMIME\r\nRCPT TO:<c@d.test>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n' |
 		smtp_raw | tr -d '\r' >"$T/out"
 	cat "$T/out"
-	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = "220 250 504 250 250 354 250 221 " ]
+	[ "$(replies)" = "220 250 504 250 250 354 250 221 " ]
 	grep -qx 'SENDER=body=binarymime@example.org' "$T/env.out"
 	grep -q '^X-Mail-Args: <body=binarymime@example.org> BODY=8BITMIME' "$(sink_file)"
 }
@@ -264,7 +266,7 @@ eod_case() { # REPLY
 	printf 'EHLO c.test\r\nMAIL FROM:<x@y.test> =bad\r\nMAIL FROM:<x@y.test> B@D=1\r\nMAIL FROM:<"a> b"@example.org> SIZE=10\r\nRCPT TO:<c@d.test> NOTIFY=NEVER\r\nDATA\r\nx\r\n.\r\nQUIT\r\n' |
 		smtp_raw | tr -d '\r' >"$T/out"
 	cat "$T/out"
-	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = "220 250 501 501 250 250 354 250 221 " ]
+	[ "$(replies)" = "220 250 501 501 250 250 354 250 221 " ]
 	grep -qx 'SENDER="a> b"@example.org' "$T/env.out"
 }
 
@@ -278,7 +280,7 @@ eod_case() { # REPLY
 	printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nx\r\n.\r\nNOOP\r\nQUIT\r\n' |
 		timeout 60 socat -t 30 -T 30 - "TCP:127.0.0.1:$PORT" | tr -d '\r' >"$T/out"
 	cat "$T/out"
-	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = "220 250 250 250 354 451 250 221 " ]
+	[ "$(replies)" = "220 250 250 250 354 451 250 221 " ]
 	grep -q 'filter left something other than a regular file at \$EMAIL' "$PROXY_LOG"
 	[ "$(sink_count)" -eq 0 ]
 	no_temp_files
@@ -400,7 +402,7 @@ eod_case() { # REPLY
 	start_proxy
 	printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<1@d.test>\r\nRCPT TO:<2@d.test>\r\nRCPT TO:<3@d.test>\r\nRCPT TO:<4@d.test>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n' |
 		smtp_raw | tr -d '\r' >"$T/out"
-	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = "220 250 250 250 250 250 452 354 250 221 " ]
+	[ "$(replies)" = "220 250 250 250 250 250 452 354 250 221 " ]
 	grep -q '^452 4.5.3 ' "$T/out"
 	[ "$(grep -c '^X-Rcpt-Args:' "$(sink_file)")" -eq 3 ]
 }
@@ -412,7 +414,7 @@ eod_case() { # REPLY
 	ok="NOOP $(head -c 505 /dev/zero | tr '\0' a)"	# 510 + CRLF = 512
 	long="NOOP $(head -c 506 /dev/zero | tr '\0' a)"
 	printf 'EHLO c.test\r\n%s\r\n%s\r\nQUIT\r\n' "$ok" "$long" | smtp_raw | tr -d '\r' >"$T/out"
-	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = "220 250 250 500 221 " ]
+	[ "$(replies)" = "220 250 250 500 221 " ]
 }
 
 @test "MaxErrors 3: after three refusals the next command gets 421 4.7.0 and the session ends" {
@@ -421,7 +423,7 @@ eod_case() { # REPLY
 	start_proxy
 	printf 'EHLO c.test\r\nMAIL FROM:\r\nRCPT TO:\r\nDATA\r\nNOOP\r\nNOOP\r\n' | smtp_raw | tr -d '\r' >"$T/out"
 	cat "$T/out"
-	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = "220 250 501 501 503 421 " ]
+	[ "$(replies)" = "220 250 501 501 503 421 " ]
 	grep -q "^421 4.7.0 $HOSTNAME_NOW Error: too many errors" "$T/out"
 	grep -q 'MaxErrors (3) reached' "$PROXY_LOG"
 }
@@ -434,7 +436,7 @@ eod_case() { # REPLY
 	printf 'EHLO c.test\r\nNOOP\r\nNOOP\r\nNOOP\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nx\r\n.\r\nNOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n' |
 		smtp_raw | tr -d '\r' >"$T/out"
 	cat "$T/out"
-	[ "$(grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }')" = "220 250 250 250 250 250 250 354 250 250 250 250 250 421 " ]
+	[ "$(replies)" = "220 250 250 250 250 250 250 354 250 250 250 250 250 421 " ]
 	grep -q 'MaxJunkCommands (4) reached' "$PROXY_LOG"
 }
 

@@ -18,11 +18,12 @@ install_tree() {
 		etc/proxsmtpd.conf etc/proxsmtpd.conf.sample \
 		usr/share/proxsmtpd/filters/add-header.sh usr/share/proxsmtpd/filters/spamc.sh \
 		usr/share/proxsmtpd/filters/clamdscan.sh \
-		usr/share/proxsmtpd/systemd/proxsmtpd-transparent.conf; do
+		usr/share/proxsmtpd/systemd/proxsmtpd-transparent.conf \
+		usr/share/proxsmtpd/systemd/proxsmtpd-strict.conf usr/lib/sysusers.d/proxsmtpd.conf; do
 		[ -s "$T/root/$f" ] || { echo "missing: $f"; return 1; }
 	done
 	! grep -rl '@sbindir@\|@sysconfdir@' "$T/root" || false
-	grep -q '^ExecStart=/usr/sbin/proxsmtpd -f /etc/proxsmtpd.conf$' \
+	grep -q '^ExecStart=/usr/sbin/proxsmtpd -S -f /etc/proxsmtpd.conf$' \
 		"$T/root/usr/lib/systemd/system/proxsmtpd@.service"
 	grep -q 'server[[:space:]]*= /usr/sbin/proxsmtpd$' "$T/root/etc/xinetd.d/proxsmtpd"
 	make -s -C "$BATS_TEST_DIRNAME/.." uninstall DESTDIR="$T/root" PREFIX=/usr \
@@ -79,9 +80,19 @@ install_tree() {
 	grep -q '^StandardInput=socket' proxsmtpd@.service
 	grep -q '^StandardError=journal' proxsmtpd@.service
 	grep -q '^NoNewPrivileges=yes' proxsmtpd@.service
-	grep -q '^PrivateTmp=yes' proxsmtpd@.service
-	grep -q '^ProtectSystem=strict' proxsmtpd@.service
-	grep -q '^DynamicUser=yes' proxsmtpd@.service
+	grep -q '^CapabilityBoundingSet=$' proxsmtpd@.service
+	grep -q '^SystemCallFilter=@system-service$' proxsmtpd@.service
+	# The promises of PrivateTmp=, ProtectSystem=strict and DynamicUser=,
+	# kept without a mount namespace per connection (t/systemd/units.bats
+	# checks them under a real systemd): a private spool directory that
+	# goes with the session; -S, whose Landlock rules make the file system
+	# read-only but for it; a static system user from sysusers.d.
+	grep -q '^RuntimeDirectory=proxsmtpd/%i$' proxsmtpd@.service
+	grep -q '^RuntimeDirectoryMode=0700$' proxsmtpd@.service
+	grep -q '^ExecStart=[^ ]*/proxsmtpd[^ /]* -S ' proxsmtpd@.service
+	grep -q '^User=proxsmtpd$' proxsmtpd@.service
+	grep -q '^u proxsmtpd ' "$T/root/usr/lib/sysusers.d/proxsmtpd.conf"
+	! grep -q '^DynamicUser=yes' proxsmtpd@.service || false
 }
 
 @test "the transparent drop-in grants CAP_NET_ADMIN and nothing else, and verifies" {
@@ -98,6 +109,23 @@ install_tree() {
 	[ "$status" -eq 0 ]
 	[ "$(grep -h '^[A-Za-z]*Capabilit' "proxsmtpd@.service.d/transparent.conf")" = \
 		"$(printf 'CapabilityBoundingSet=CAP_NET_ADMIN\nAmbientCapabilities=CAP_NET_ADMIN')" ]
+}
+
+@test "the strict drop-in verifies with the unit" {
+	install_tree
+	mkdir -p "$T/units/proxsmtpd@.service.d"
+	cp "$T/root/usr/lib/systemd/system/proxsmtpd.socket" \
+		"$T/root/usr/lib/systemd/system/proxsmtpd@.service" "$T/units/"
+	cp "$T/root/usr/share/proxsmtpd/systemd/proxsmtpd-strict.conf" \
+		"$T/units/proxsmtpd@.service.d/strict.conf"
+	sed -i "s|/usr/sbin/proxsmtpd|$PROXSMTPD|" "$T/units/proxsmtpd@.service"
+	cd "$T/units"
+	run systemd-analyze verify --man=no ./proxsmtpd.socket ./proxsmtpd@.service
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	grep -q '^ProtectSystem=strict$' proxsmtpd@.service.d/strict.conf
+	grep -q '^PrivateTmp=yes$' proxsmtpd@.service.d/strict.conf
 }
 
 @test "the shipped xinetd entry runs the proxy, as shipped but for port and paths" {
