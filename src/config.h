@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "netlist.h"
+#include "proxyproto.h"
 
 #define CONFIG_VALUE_MAX 1024	/* longest value of any setting */
 /* The bounds of the limits an operator may set; the buffers have the size
@@ -53,6 +54,9 @@ struct config {
 	enum bare_newline bare_newline;
 	/* Whose XFORWARD is believed and relayed. */
 	struct netlist xforward_hosts;
+	/* A PROXY protocol header expected first, and from whom. */
+	enum proxy_mode proxy_protocol;
+	struct netlist proxy_hosts;
 	unsigned max_recipients;	/* RCPTs accepted in one transaction */
 	unsigned max_line_length;	/* a command line, without CRLF */
 	unsigned max_errors;		/* 4xx/5xx replies before we hang up */
