@@ -8,8 +8,8 @@
 
 load helpers
 
-# start_haproxy OPTION: haproxy on $HA_PORT relaying to the proxy on $PORT,
-# telling it the client with OPTION (send-proxy, send-proxy-v2).
+# start_haproxy OPTIONS: haproxy on $HA_PORT relaying to the proxy on $PORT,
+# telling it the client with OPTIONS (send-proxy, send-proxy-v2, ...).
 start_haproxy() {
 	HA_PORT=$(free_port)
 	cat >"$T/haproxy.cfg" <<-EOF
@@ -24,7 +24,8 @@ start_haproxy() {
 		bind 127.0.0.1:$HA_PORT
 		default_backend filter
 	backend filter
-		server proxsmtpd 127.0.0.1:$PORT $1
+		option smtpchk
+		server proxsmtpd 127.0.0.1:$PORT $*
 	EOF
 	haproxy -db -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 &
 	track $!
@@ -35,6 +36,10 @@ start_haproxy() {
 raw_from() {
 	socat -t 10 -T 30 - "TCP:127.0.0.1:$PORT,bind=$1"
 }
+
+# hostile ADDR: the same for a session that is to be refused: the proxy may
+# close while socat still writes (EPIPE), which is not a failure here.
+hostile() { raw_from "$1" >"$T/out" || true; }
 
 env_filter() { write_filter env.sh 'env >"$TMPDIR/../env.out"' 'cat'; }
 
@@ -110,12 +115,27 @@ SMTP_SESSION='EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\
 	grep -q '^X-Client: 127.0.0.8' "$(sink_file)"
 }
 
+@test "haproxy health checks (check-send-proxy, smtpchk) send LOCAL: they get a session, the server stays up" {
+	start_sink
+	write_conf "ProxyProtocol: v2"
+	start_proxy
+	start_haproxy send-proxy-v2 check check-send-proxy inter 300
+	i=0
+	until [ "$(grep -c 'PROXY v2 header from 127.0.0.1: client 127.0.0.1 (the connection.s own address: LOCAL' "$PROXY_LOG")" -ge 2 ]; do
+		i=$((i + 1)); [ "$i" -lt 100 ] || false
+		sleep 0.1
+	done
+	cat "$T/haproxy.log"
+	! grep -q 'is DOWN' "$T/haproxy.log" || false
+	! grep -q 'PROXY protocol: ' "$PROXY_LOG" || false
+}
+
 @test "haproxy send-proxy-v2 when the proxy expects v1: no greeting, logged, nothing relayed" {
 	start_sink -v
 	write_conf "ProxyProtocol: v1"
 	start_proxy
 	start_haproxy send-proxy-v2
-	printf 'QUIT\r\n' | socat -t 10 - "TCP:127.0.0.1:$HA_PORT" >"$T/out"
+	printf 'QUIT\r\n' | { socat -t 10 - "TCP:127.0.0.1:$HA_PORT" >"$T/out" || true; }
 	refused 'no PROXY v1 header'
 }
 
@@ -204,7 +224,7 @@ SMTP_SESSION='EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\
 	start_sink -v
 	write_conf "ProxyProtocol: v1"
 	start_proxy
-	printf 'PROXY TCP4 192.0.2.1 198.51' | raw_from 127.0.0.9 >"$T/out"
+	printf 'PROXY TCP4 192.0.2.1 198.51' | hostile 127.0.0.9
 	refused 'truncated PROXY header (connection closed after 27 bytes)'
 }
 
@@ -213,7 +233,7 @@ SMTP_SESSION='EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\
 	write_conf "ProxyProtocol: v1"
 	start_proxy
 	{ printf 'PROXY UNKNOWN '; head -c 200 /dev/zero | tr '\0' x; printf '\r\n'; } |
-		raw_from 127.0.0.9 >"$T/out"
+		hostile 127.0.0.9
 	refused 'v1 header without CRLF in its first 107 bytes'
 }
 
@@ -222,7 +242,7 @@ SMTP_SESSION='EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\
 	write_conf "ProxyProtocol: v1"
 	start_proxy
 	printf 'PROXY TCP4 2001:db8::1 198.51.100.1 1 25\r\nQUIT\r\n' |
-		raw_from 127.0.0.9 >"$T/out"
+		hostile 127.0.0.9
 	refused 'v1 header with a bad TCP4 address or port'
 }
 
@@ -230,7 +250,7 @@ SMTP_SESSION='EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\
 	start_sink -v
 	write_conf "ProxyProtocol: v2"
 	start_proxy
-	printf '\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c\xc0\x00\x02' | raw_from 127.0.0.9 >"$T/out"
+	printf '\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c\xc0\x00\x02' | hostile 127.0.0.9
 	refused 'truncated PROXY header (connection closed after 19 bytes)'
 }
 
@@ -238,7 +258,7 @@ SMTP_SESSION='EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\
 	start_sink -v
 	write_conf "ProxyProtocol: v2"
 	start_proxy
-	printf '\r\n\r\n\0\r\nQUIT\n\x21\x11\xff\xff' | raw_from 127.0.0.9 >"$T/out"
+	printf '\r\n\r\n\0\r\nQUIT\n\x21\x11\xff\xff' | hostile 127.0.0.9
 	refused 'v2 header of 65535 bytes (at most 2048 taken)'
 }
 
@@ -249,7 +269,7 @@ SMTP_SESSION='EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\
 	{ printf '\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x13'
 	  printf '\xc0\x00\x02\x0b\xc6\x33\x64\x01\x9c\x40\x00\x19'
 	  printf '\x04\x00\x64abcd'
-	  printf 'QUIT\r\n'; } | raw_from 127.0.0.9 >"$T/out"
+	  printf 'QUIT\r\n'; } | hostile 127.0.0.9
 	refused 'v2 header with a TLV running past its end'
 }
 
@@ -258,12 +278,12 @@ SMTP_SESSION='EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\
 	write_conf "ProxyProtocol: v2"
 	start_proxy
 	{ printf '\r\n\r\n\0\r\nQUIT\n\x21\x31\x00\x0c'
-	  head -c 12 /dev/zero; } | raw_from 127.0.0.9 >"$T/out"
+	  head -c 12 /dev/zero; } | hostile 127.0.0.9
 	refused 'v2 header with address family 3'
 	start_proxy
 	: >"$PROXY_LOG"
 	{ printf '\r\n\r\n\0\r\nQUIT\n\x21\x51\x00\x0c'
-	  head -c 12 /dev/zero; } | raw_from 127.0.0.9 >"$T/out"
+	  head -c 12 /dev/zero; } | hostile 127.0.0.9
 	refused 'v2 header with address family 5'
 }
 
@@ -272,7 +292,7 @@ SMTP_SESSION='EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\
 	write_conf "ProxyProtocol: any" "ProxyProtocolHosts: 127.0.0.1, 10.0.0.0/8"
 	start_proxy
 	printf "PROXY TCP4 192.0.2.1 198.51.100.1 40000 25\r\n$SMTP_SESSION" |
-		raw_from 127.0.0.9 >"$T/out"
+		hostile 127.0.0.9
 	refused '127.0.0.9 is not in ProxyProtocolHosts'
 }
 
@@ -280,7 +300,7 @@ SMTP_SESSION='EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\
 	start_sink -v
 	write_conf "ProxyProtocol: any"
 	start_proxy
-	{ printf 'EHLO c.test\r\n'; sleep 2; } | raw_from 127.0.0.9 >"$T/out"
+	{ printf 'EHLO c.test\r\n'; sleep 2; } | hostile 127.0.0.9
 	refused 'no PROXY v1 or v2 header'
 }
 
@@ -288,6 +308,6 @@ SMTP_SESSION='EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\
 	start_sink -v
 	write_conf "ProxyProtocol: v2" "TimeOut: 2"
 	start_proxy
-	sleep 4 | raw_from 127.0.0.9 >"$T/out"
+	sleep 4 | hostile 127.0.0.9
 	refused 'no complete PROXY header within TimeOut (0 bytes came)'
 }
