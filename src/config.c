@@ -26,7 +26,7 @@ enum setting {
 	S_HEADER, S_KEEPALIVES, S_OUT_ADDRESS, S_SKIP, S_TEMP_DIRECTORY,
 	S_TIMEOUT, S_TRANSPARENT_PROXY, S_USER, S_XCLIENT, S_BARE_NEWLINE,
 	S_XFORWARD_HOSTS, S_MAX_RECIPIENTS, S_MAX_LINE_LENGTH, S_MAX_ERRORS,
-	S_MAX_JUNK_COMMANDS,
+	S_MAX_JUNK_COMMANDS, S_PROXY_PROTOCOL, S_PROXY_HOSTS,
 	S_LISTEN, S_MAX_CONNECTIONS, S_PID_FILE,
 	S_COUNT
 };
@@ -51,6 +51,8 @@ static const char *const setting_names[S_COUNT] = {
 	[S_MAX_LINE_LENGTH] = "MaxLineLength",
 	[S_MAX_ERRORS] = "MaxErrors",
 	[S_MAX_JUNK_COMMANDS] = "MaxJunkCommands",
+	[S_PROXY_PROTOCOL] = "ProxyProtocol",
+	[S_PROXY_HOSTS] = "ProxyProtocolHosts",
 	[S_LISTEN] = "Listen",
 	[S_MAX_CONNECTIONS] = "MaxConnections",
 	[S_PID_FILE] = "PidFile",
@@ -86,6 +88,8 @@ config_defaults(struct config *cfg)
 	cfg->max_line_length = 2048;
 	cfg->max_errors = 20;
 	cfg->max_junk_commands = 100;
+	cfg->proxy_protocol = PROXY_OFF;
+	(void)netlist_parse("127.0.0.0/8, ::1", &cfg->proxy_hosts);
 }
 
 static void
@@ -369,6 +373,19 @@ apply_setting(struct config *cfg, enum setting s, const char *v)
 		return apply_choice(cfg, s, v);
 	case S_XFORWARD_HOSTS:
 		return netlist_parse(v, &cfg->xforward_hosts);
+	case S_PROXY_PROTOCOL: {
+		/* In the order of enum proxy_mode. */
+		static const char *const modes[] = { "off", "v1", "v2", "any",
+		    NULL };
+		int k = parse_choice(v, modes);
+
+		if (k < 0)
+			return "expected off, v1, v2 or any";
+		cfg->proxy_protocol = (enum proxy_mode)k;
+		return NULL;
+	}
+	case S_PROXY_HOSTS:
+		return netlist_parse(v, &cfg->proxy_hosts);
 	case S_LISTEN:
 	case S_MAX_CONNECTIONS:
 	case S_PID_FILE:
@@ -523,6 +540,7 @@ config_print(const struct config *cfg, FILE *out)
 {
 	static const char *const types[] = { "pipe", "file", "reject" };
 	static const char *const tp[] = { "off", "client", "full" };
+	static const char *const pp[] = { "off", "v1", "v2", "any" };
 	char nets[NETLIST_MAX * 48];
 
 	fprintf(out, "# effective settings of %s\n", cfg->path);
@@ -552,4 +570,7 @@ config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "MaxLineLength: %u\n", cfg->max_line_length);
 	fprintf(out, "MaxErrors: %u\n", cfg->max_errors);
 	fprintf(out, "MaxJunkCommands: %u\n", cfg->max_junk_commands);
+	fprintf(out, "ProxyProtocol: %s\n", pp[cfg->proxy_protocol]);
+	netlist_format(&cfg->proxy_hosts, nets, sizeof(nets));
+	fprintf(out, "ProxyProtocolHosts: %s\n", nets);
 }

@@ -13,6 +13,7 @@
 #include "filter.h"
 #include "filterenv.h"
 #include "header.h"
+#include "proxyproto.h"
 #include "sig.h"
 #include "xtext.h"
 
@@ -1445,6 +1446,39 @@ greet(struct session *s)
 		    "with 421", s->server);
 }
 
+/* ---- the PROXY protocol header ---------------------------------------- */
+
+/*
+ * Takes the header a load balancer sends before anything else, and from
+ * then on names the client it gives (CLIENT, XCLIENT/XFORWARD, logs,
+ * Header). Only the text addresses change: ep.peer and ep.local stay the
+ * socket's, for the loopback OutAddress and TransparentProxy. Anything
+ * wrong ends the session before the greeting, with nothing sent.
+ */
+static void
+proxy_header(struct session *s)
+{
+	struct proxy_header h;
+	char why[256], conn[ADDR_TEXT_MAX];
+
+	if (!netlist_match(&s->cfg->proxy_hosts, s->ep.client_ip))
+		die(s, EXIT_SESSION_FAILED, NULL, "PROXY protocol: %s is not "
+		    "in ProxyProtocolHosts", s->ep.client_ip);
+	if (proxy_read(s->client_rfd, s->ep.is_socket, s->cfg->proxy_protocol,
+	    io_deadline(s->cfg->timeout * 1000), &h, why, sizeof(why)) < 0)
+		die(s, EXIT_SESSION_FAILED, NULL, "PROXY protocol: %s", why);
+	snprintf(conn, sizeof(conn), "%s", s->ep.client_ip);
+	if (!h.local) {
+		addr_to_text((struct sockaddr *)&h.src, s->ep.client_ip,
+		    sizeof(s->ep.client_ip));
+		addr_to_text((struct sockaddr *)&h.dst, s->ep.local_ip,
+		    sizeof(s->ep.local_ip));
+	}
+	log_msg(s->log, L_DEBUG, "PROXY v%d header from %s: client %s%s",
+	    h.version, conn, s->ep.client_ip, h.local ? " (the connection's "
+	    "own address: LOCAL/UNKNOWN)" : "");
+}
+
 void
 session_init(struct session *s, const struct config *cfg, struct logger *lg,
     int client_rfd, int client_wfd)
@@ -1472,8 +1506,10 @@ session_init(struct session *s, const struct config *cfg, struct logger *lg,
 		snprintf(s->hostname, sizeof(s->hostname), "localhost");
 	s->hostname[sizeof(s->hostname) - 1] = '\0';
 	endpoints_get(&s->ep, client_rfd);
-	s->xforward_ok = netlist_match(&cfg->xforward_hosts, s->ep.client_ip);
 	io_init(&s->client, client_rfd, client_wfd, cfg->timeout * 1000);
+	if (cfg->proxy_protocol != PROXY_OFF)
+		proxy_header(s);
+	s->xforward_ok = netlist_match(&cfg->xforward_hosts, s->ep.client_ip);
 }
 
 void
