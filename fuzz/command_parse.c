@@ -1,6 +1,7 @@
 /*
  * fuzz/command_parse.c - the command-line helpers of src/session.c (static,
- * so session.c is #included here) and io_getline() of src/io.c.
+ * so session.c is #included here), the codecs of src/xtext.c and
+ * src/header.c, and io_getline() of src/io.c.
  *
  * The input is a client command line and, repeated, a client stream:
  *
@@ -22,6 +23,7 @@
  */
 #include "common.h"
 
+#include <ctype.h>
 #include <setjmp.h>
 
 static jmp_buf exit_jmp;
@@ -167,7 +169,7 @@ xforward_args(const char *args)
 {
 	char remote[PATH_ADDR_MAX], helo[PATH_ADDR_MAX];
 
-	xforward_parse(args, remote, helo);
+	xforward_parse(args, remote, helo, sizeof(remote));
 	check_value(remote, sizeof(remote));
 	check_value(helo, sizeof(helo));
 }
@@ -213,7 +215,8 @@ header(const uint8_t *data, size_t size)
 		cfg.header[i] = data[i] ? (char)data[i] : ' ';
 	cfg.header[n] = '\0';
 	memset(out, 'Z', sizeof(out));
-	header_expand(&sess, out, sizeof(out));
+	header_expand(cfg.header, sess.ep.client_ip, sess.ep.local_ip, out,
+	    sizeof(out));
 	len = strnlen(out, sizeof(out));
 	FZ_CHECK(len < sizeof(out), "header_expand: not terminated");
 	for (i = 0; i < len; i++) {

@@ -58,6 +58,7 @@ check_config(const struct config *c, bool loaded)
 	FZ_CHECK(c->filter_type <= FILTER_REJECT, "filter_type");
 	FZ_CHECK(c->transparent <= TRANSPARENT_FULL, "transparent");
 	FZ_CHECK(c->bare_newline <= BARE_NEWLINE_REJECT, "bare_newline");
+	FZ_CHECK(c->proxy_protocol <= PROXY_ANY, "proxy_protocol");
 	FZ_CHECK(c->filter_timeout >= 1 && c->filter_timeout <= 86400,
 	    "FilterTimeout %d", c->filter_timeout);
 	FZ_CHECK(c->timeout >= 1 && c->timeout <= 86400, "TimeOut %d",

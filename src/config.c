@@ -6,7 +6,7 @@
  * unknown name, a bad value or a repeated name is an error naming file:line.
  */
 #include "config.h"
-#include "upstream.h"
+#include "outaddr.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,6 +16,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* An OutAddress value always fits the parsed host. */
+_Static_assert(OUT_HOST_MAX >= CONFIG_VALUE_MAX, "OUT_HOST_MAX too small");
+
 #define CONFIG_LINE_MAX 4096
 
 enum setting {
@@ -23,7 +26,7 @@ enum setting {
 	S_HEADER, S_KEEPALIVES, S_OUT_ADDRESS, S_SKIP, S_TEMP_DIRECTORY,
 	S_TIMEOUT, S_TRANSPARENT_PROXY, S_USER, S_XCLIENT, S_BARE_NEWLINE,
 	S_XFORWARD_HOSTS, S_MAX_RECIPIENTS, S_MAX_LINE_LENGTH, S_MAX_ERRORS,
-	S_MAX_JUNK_COMMANDS,
+	S_MAX_JUNK_COMMANDS, S_PROXY_PROTOCOL, S_PROXY_HOSTS,
 	S_LISTEN, S_MAX_CONNECTIONS, S_PID_FILE,
 	S_COUNT
 };
@@ -48,6 +51,8 @@ static const char *const setting_names[S_COUNT] = {
 	[S_MAX_LINE_LENGTH] = "MaxLineLength",
 	[S_MAX_ERRORS] = "MaxErrors",
 	[S_MAX_JUNK_COMMANDS] = "MaxJunkCommands",
+	[S_PROXY_PROTOCOL] = "ProxyProtocol",
+	[S_PROXY_HOSTS] = "ProxyProtocolHosts",
 	[S_LISTEN] = "Listen",
 	[S_MAX_CONNECTIONS] = "MaxConnections",
 	[S_PID_FILE] = "PidFile",
@@ -83,6 +88,8 @@ config_defaults(struct config *cfg)
 	cfg->max_line_length = 2048;
 	cfg->max_errors = 20;
 	cfg->max_junk_commands = 100;
+	cfg->proxy_protocol = PROXY_OFF;
+	(void)netlist_parse("127.0.0.0/8, ::1", &cfg->proxy_hosts);
 }
 
 static void
@@ -208,109 +215,177 @@ copy_value(char *dst, size_t dstlen, const char *v)
 	return 0;
 }
 
-/* Returns NULL or a description of what is wrong with the value. */
+#define TOO_LONG(dst, v) (copy_value(dst, sizeof(dst), v) ? "value too long" : NULL)
+
+/* The settings whose value is text: paths, commands, replies, Header. */
 static const char *
-apply_setting(struct config *cfg, enum setting s, const char *v)
+apply_text(struct config *cfg, enum setting s, const char *v)
 {
+	struct out_address oa;
 	const char *bad;
-	bool b;
 
 	switch (s) {
 	case S_FILTER_COMMAND:
-		return copy_value(cfg->filter_command,
-		    sizeof(cfg->filter_command), v) ? "value too long" : NULL;
-	case S_FILTER_TYPE:
-		if (strcasecmp(v, "pipe") == 0)
-			cfg->filter_type = FILTER_PIPE;
-		else if (strcasecmp(v, "file") == 0)
-			cfg->filter_type = FILTER_FILE;
-		else if (strcasecmp(v, "reject") == 0)
-			cfg->filter_type = FILTER_REJECT;
-		else
-			return "expected pipe, file or reject";
-		return NULL;
+		return TOO_LONG(cfg->filter_command, v);
 	case S_FILTER_REJECT:
-		if (*v == '\0')
-			return "empty reply";
-		return copy_value(cfg->filter_reject,
-		    sizeof(cfg->filter_reject), v) ? "value too long" : NULL;
-	case S_FILTER_TIMEOUT:
-		return parse_seconds(v, 1, &cfg->filter_timeout) ?
-		    "expected seconds (1-86400)" : NULL;
+		return *v == '\0' ? "empty reply" :
+		    TOO_LONG(cfg->filter_reject, v);
 	case S_HEADER:
 		if (decode_escapes(v, cfg->header, sizeof(cfg->header)))
 			return "bad escape (only \\r \\n \\t \\\\) or too long";
 		if (!header_valid(cfg->header))
 			return "expected 'Field-Name: value'";
 		return NULL;
-	case S_KEEPALIVES:
-		return parse_seconds(v, 0, &cfg->keepalives) ?
-		    "expected seconds (0-86400)" : NULL;
-	case S_OUT_ADDRESS: {
-		struct out_address oa;
-
+	case S_OUT_ADDRESS:
 		if (*v == '\0')
 			return "empty address";
 		if ((bad = out_address_parse(v, &oa)) != NULL)
 			return bad;
-		return copy_value(cfg->out_address,
-		    sizeof(cfg->out_address), v) ? "value too long" : NULL;
-	}
-	case S_SKIP:
-		if (strcasecmp(v, "authenticated") == 0)
-			cfg->skip_authenticated = true;
-		else if (strcasecmp(v, "none") == 0 || *v == '\0')
-			cfg->skip_authenticated = false;
-		else
-			return "expected authenticated or none";
-		return NULL;
+		return TOO_LONG(cfg->out_address, v);
 	case S_TEMP_DIRECTORY:
-		if (*v != '/')
-			return "expected an absolute path";
-		return copy_value(cfg->temp_directory,
-		    sizeof(cfg->temp_directory), v) ? "value too long" : NULL;
+		return *v != '/' ? "expected an absolute path" :
+		    TOO_LONG(cfg->temp_directory, v);
+	case S_USER:
+		return TOO_LONG(cfg->user, v);
+	default:
+		return "internal error";
+	}
+}
+
+/* The settings whose value is a number of seconds or of things. */
+static const char *
+apply_number(struct config *cfg, enum setting s, const char *v)
+{
+	static const char seconds1[] = "expected seconds (1-86400)";
+	static const char count[] = "expected a number (1-100000)";
+
+	switch (s) {
+	case S_FILTER_TIMEOUT:
+		return parse_seconds(v, 1, &cfg->filter_timeout) ? seconds1 :
+		    NULL;
+	case S_KEEPALIVES:
+		return parse_seconds(v, 0, &cfg->keepalives) ?
+		    "expected seconds (0-86400)" : NULL;
 	case S_TIMEOUT:
-		return parse_seconds(v, 1, &cfg->timeout) ?
-		    "expected seconds (1-86400)" : NULL;
+		return parse_seconds(v, 1, &cfg->timeout) ? seconds1 : NULL;
+	case S_MAX_RECIPIENTS:
+		return parse_count(v, 1, 100000, &cfg->max_recipients) ?
+		    count : NULL;
+	case S_MAX_LINE_LENGTH:
+		return parse_count(v, LINE_LENGTH_MIN, LINE_LENGTH_MAX,
+		    &cfg->max_line_length) ? "expected bytes (512-8192)" : NULL;
+	case S_MAX_ERRORS:
+		return parse_count(v, 1, 100000, &cfg->max_errors) ? count :
+		    NULL;
+	case S_MAX_JUNK_COMMANDS:
+		return parse_count(v, 1, 100000, &cfg->max_junk_commands) ?
+		    count : NULL;
+	default:
+		return "internal error";
+	}
+}
+
+/* Which of the words (case-insensitive) v is, or -1. */
+static int
+parse_choice(const char *v, const char *const *words)
+{
+	int i;
+
+	for (i = 0; words[i] != NULL; i++)
+		if (strcasecmp(v, words[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* The settings whose value is one of a few words. */
+static const char *
+apply_choice(struct config *cfg, enum setting s, const char *v)
+{
+	static const char *const types[] = { "pipe", "file", "reject", NULL };
+	static const char *const skips[] = { "none", "", "authenticated",
+	    NULL };
+	static const char *const bare[] = { "normalize", "reject", NULL };
+	static const char *const modes[] = { "full", "client", NULL };
+	int k;
+	bool b;
+
+	switch (s) {
+	case S_FILTER_TYPE:
+		if ((k = parse_choice(v, types)) < 0)
+			return "expected pipe, file or reject";
+		cfg->filter_type = k == 0 ? FILTER_PIPE : k == 1 ? FILTER_FILE :
+		    FILTER_REJECT;
+		return NULL;
+	case S_SKIP:
+		if ((k = parse_choice(v, skips)) < 0)
+			return "expected authenticated or none";
+		cfg->skip_authenticated = k == 2;
+		return NULL;
 	case S_TRANSPARENT_PROXY:
-		if (strcasecmp(v, "full") == 0)
-			cfg->transparent = TRANSPARENT_FULL;
-		else if (strcasecmp(v, "client") == 0)
-			cfg->transparent = TRANSPARENT_CLIENT;
+		if ((k = parse_choice(v, modes)) >= 0)
+			cfg->transparent = k == 0 ? TRANSPARENT_FULL :
+			    TRANSPARENT_CLIENT;
 		else if (parse_bool(v, &b) == 0)
 			cfg->transparent = b ? TRANSPARENT_CLIENT :
 			    TRANSPARENT_OFF;
 		else
 			return "expected off, on, client or full";
 		return NULL;
-	case S_USER:
-		return copy_value(cfg->user, sizeof(cfg->user), v) ?
-		    "value too long" : NULL;
 	case S_XCLIENT:
 		return parse_bool(v, &cfg->xclient) ? "expected on or off" :
 		    NULL;
 	case S_BARE_NEWLINE:
-		if (strcasecmp(v, "normalize") == 0)
-			cfg->bare_newline = BARE_NEWLINE_NORMALIZE;
-		else if (strcasecmp(v, "reject") == 0)
-			cfg->bare_newline = BARE_NEWLINE_REJECT;
-		else
+		if ((k = parse_choice(v, bare)) < 0)
 			return "expected normalize or reject";
+		cfg->bare_newline = k == 0 ? BARE_NEWLINE_NORMALIZE :
+		    BARE_NEWLINE_REJECT;
 		return NULL;
+	default:
+		return "internal error";
+	}
+}
+
+/* Returns NULL or a description of what is wrong with the value. */
+static const char *
+apply_setting(struct config *cfg, enum setting s, const char *v)
+{
+	switch (s) {
+	case S_FILTER_COMMAND:
+	case S_FILTER_REJECT:
+	case S_HEADER:
+	case S_OUT_ADDRESS:
+	case S_TEMP_DIRECTORY:
+	case S_USER:
+		return apply_text(cfg, s, v);
+	case S_FILTER_TIMEOUT:
+	case S_KEEPALIVES:
+	case S_TIMEOUT:
+	case S_MAX_RECIPIENTS:
+	case S_MAX_LINE_LENGTH:
+	case S_MAX_ERRORS:
+	case S_MAX_JUNK_COMMANDS:
+		return apply_number(cfg, s, v);
+	case S_FILTER_TYPE:
+	case S_SKIP:
+	case S_TRANSPARENT_PROXY:
+	case S_XCLIENT:
+	case S_BARE_NEWLINE:
+		return apply_choice(cfg, s, v);
 	case S_XFORWARD_HOSTS:
 		return netlist_parse(v, &cfg->xforward_hosts);
-	case S_MAX_RECIPIENTS:
-		return parse_count(v, 1, 100000, &cfg->max_recipients) ?
-		    "expected a number (1-100000)" : NULL;
-	case S_MAX_LINE_LENGTH:
-		return parse_count(v, LINE_LENGTH_MIN, LINE_LENGTH_MAX,
-		    &cfg->max_line_length) ? "expected bytes (512-8192)" : NULL;
-	case S_MAX_ERRORS:
-		return parse_count(v, 1, 100000, &cfg->max_errors) ?
-		    "expected a number (1-100000)" : NULL;
-	case S_MAX_JUNK_COMMANDS:
-		return parse_count(v, 1, 100000, &cfg->max_junk_commands) ?
-		    "expected a number (1-100000)" : NULL;
+	case S_PROXY_PROTOCOL: {
+		/* In the order of enum proxy_mode. */
+		static const char *const modes[] = { "off", "v1", "v2", "any",
+		    NULL };
+		int k = parse_choice(v, modes);
+
+		if (k < 0)
+			return "expected off, v1, v2 or any";
+		cfg->proxy_protocol = (enum proxy_mode)k;
+		return NULL;
+	}
+	case S_PROXY_HOSTS:
+		return netlist_parse(v, &cfg->proxy_hosts);
 	case S_LISTEN:
 	case S_MAX_CONNECTIONS:
 	case S_PID_FILE:
@@ -338,6 +413,52 @@ trim(char *s)
 	return s;
 }
 
+/*
+ * Line lineno of the file: blank, a comment, or a setting not given
+ * before, applied. -1 with err filled in.
+ */
+static int
+config_line(struct config *cfg, char *line, bool seen[S_COUNT],
+    const char *path, int lineno, char *err, size_t errlen)
+{
+	char *name = trim(line), *value, *colon;
+	const char *why;
+	int s;
+
+	if (*name == '\0' || *name == '#')
+		return 0;
+	colon = strchr(name, ':');
+	if (colon == NULL) {
+		seterr(err, errlen, "%s:%d: expected 'Name: value'", path,
+		    lineno);
+		return -1;
+	}
+	*colon = '\0';
+	name = trim(name);
+	value = trim(colon + 1);
+	for (s = 0; s < S_COUNT; s++)
+		if (strcasecmp(name, setting_names[s]) == 0)
+			break;
+	if (s == S_COUNT) {
+		seterr(err, errlen, "%s:%d: unknown setting '%s'", path, lineno,
+		    name);
+		return -1;
+	}
+	if (seen[s]) {
+		seterr(err, errlen, "%s:%d: %s given twice", path, lineno,
+		    setting_names[s]);
+		return -1;
+	}
+	seen[s] = true;
+	why = apply_setting(cfg, (enum setting)s, value);
+	if (why != NULL) {
+		seterr(err, errlen, "%s:%d: %s: %s", path, lineno,
+		    setting_names[s], why);
+		return -1;
+	}
+	return 0;
+}
+
 int
 config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
@@ -356,11 +477,7 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		seterr(err, errlen, "%s: %s", path, strerror(errno));
 		return errno == ENOENT ? -2 : -1;
 	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *name, *value, *colon;
-		const char *why;
-		int s;
-
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
 			seterr(err, errlen, "%s:%d: line too long", path,
@@ -368,42 +485,7 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 			rc = -1;
 			break;
 		}
-		name = trim(line);
-		if (*name == '\0' || *name == '#')
-			continue;
-		colon = strchr(name, ':');
-		if (colon == NULL) {
-			seterr(err, errlen, "%s:%d: expected 'Name: value'",
-			    path, lineno);
-			rc = -1;
-			break;
-		}
-		*colon = '\0';
-		name = trim(name);
-		value = trim(colon + 1);
-		for (s = 0; s < S_COUNT; s++)
-			if (strcasecmp(name, setting_names[s]) == 0)
-				break;
-		if (s == S_COUNT) {
-			seterr(err, errlen, "%s:%d: unknown setting '%s'",
-			    path, lineno, name);
-			rc = -1;
-			break;
-		}
-		if (seen[s]) {
-			seterr(err, errlen, "%s:%d: %s given twice", path,
-			    lineno, setting_names[s]);
-			rc = -1;
-			break;
-		}
-		seen[s] = true;
-		why = apply_setting(cfg, (enum setting)s, value);
-		if (why != NULL) {
-			seterr(err, errlen, "%s:%d: %s: %s", path, lineno,
-			    setting_names[s], why);
-			rc = -1;
-			break;
-		}
+		rc = config_line(cfg, line, seen, path, lineno, err, errlen);
 	}
 	if (rc == 0 && ferror(f)) {
 		seterr(err, errlen, "%s: read error", path);
@@ -458,6 +540,7 @@ config_print(const struct config *cfg, FILE *out)
 {
 	static const char *const types[] = { "pipe", "file", "reject" };
 	static const char *const tp[] = { "off", "client", "full" };
+	static const char *const pp[] = { "off", "v1", "v2", "any" };
 	char nets[NETLIST_MAX * 48];
 
 	fprintf(out, "# effective settings of %s\n", cfg->path);
@@ -487,4 +570,7 @@ config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "MaxLineLength: %u\n", cfg->max_line_length);
 	fprintf(out, "MaxErrors: %u\n", cfg->max_errors);
 	fprintf(out, "MaxJunkCommands: %u\n", cfg->max_junk_commands);
+	fprintf(out, "ProxyProtocol: %s\n", pp[cfg->proxy_protocol]);
+	netlist_format(&cfg->proxy_hosts, nets, sizeof(nets));
+	fprintf(out, "ProxyProtocolHosts: %s\n", nets);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "netlist.h"
+#include "proxyproto.h"
 
 #define CONFIG_VALUE_MAX 1024	/* longest value of any setting */
 /* The bounds of the limits an operator may set; the buffers have the size
@@ -53,8 +54,11 @@ struct config {
 	enum bare_newline bare_newline;
 	/* Whose XFORWARD is believed and relayed. */
 	struct netlist xforward_hosts;
+	/* A PROXY protocol header expected first, and from whom. */
+	enum proxy_mode proxy_protocol;
+	struct netlist proxy_hosts;
 	unsigned max_recipients;	/* RCPTs accepted in one transaction */
-	unsigned max_line_length;	/* a command line, without CRLF */
+	unsigned max_line_length;	/* a command line, CRLF included */
 	unsigned max_errors;		/* 4xx/5xx replies before we hang up */
 	unsigned max_junk_commands;	/* commands between deliveries */
 	char	ignored[128];	/* daemon settings of 1.10 that were given */

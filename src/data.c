@@ -21,109 +21,147 @@ data_done(const struct data_decoder *d)
 	return d->state == D_END;
 }
 
+/* Where one call of data_decode() is: input read to i, output up to o. */
+struct cursor {
+	const unsigned char *in;
+	size_t	inlen, i;
+	unsigned char *out;
+	size_t	o;
+	/* Offsets of the next CR and of the next LF at or after i (inlen:
+	 * none left), each searched for again only once i has passed it:
+	 * every byte is scanned at most once per character, whatever the
+	 * line lengths. */
+	size_t	next_cr, next_lf;
+};
+
+static void
+put_crlf(struct cursor *k)
+{
+	k->out[k->o++] = '\r';
+	k->out[k->o++] = '\n';
+}
+
+static size_t
+next_of(const struct cursor *k, size_t next, int ch)
+{
+	const unsigned char *hit;
+
+	if (next != SIZE_MAX && next >= k->i)
+		return next;
+	hit = memchr(k->in + k->i, ch, k->inlen - k->i);
+	return hit != NULL ? (size_t)(hit - k->in) : k->inlen;
+}
+
+/* D_MID: the plain run of the line copied at once, then its line end. */
+static void
+decode_mid(struct data_decoder *d, struct cursor *k)
+{
+	size_t run;
+
+	k->next_cr = next_of(k, k->next_cr, '\r');
+	k->next_lf = next_of(k, k->next_lf, '\n');
+	run = (k->next_cr < k->next_lf ? k->next_cr : k->next_lf) - k->i;
+	memcpy(k->out + k->o, k->in + k->i, run);
+	k->o += run;
+	k->i += run;
+	if (k->i == k->inlen)
+		return;
+	if (k->in[k->i] == '\r') {
+		d->state = D_CR;
+	} else {
+		d->bare_newline = true;
+		put_crlf(k);
+		d->state = D_BOL_LOOSE;
+	}
+	k->i++;
+}
+
+/* D_CR, D_BOL, D_BOL_LOOSE: a line ends, the next one starts. */
+static void
+decode_line_start(struct data_decoder *d, struct cursor *k, unsigned char c)
+{
+	if (d->state == D_CR) {
+		put_crlf(k);
+		if (c == '\n') {
+			d->state = D_BOL;
+			k->i++;
+		} else {
+			/* Bare CR: a line end here, reprocess c. */
+			d->bare_newline = true;
+			d->state = D_BOL_LOOSE;
+		}
+	} else if (c == '.') {
+		d->state = d->state == D_BOL ? D_DOT : D_DOT_LOOSE;
+		k->i++;
+	} else {
+		d->state = D_MID;
+	}
+}
+
+/* D_DOT, D_DOT_CR, D_DOT_LOOSE: a dot at the start of a line. */
+static void
+decode_dot(struct data_decoder *d, struct cursor *k, unsigned char c)
+{
+	if (d->state == D_DOT) {
+		if (c == '\r') {
+			d->state = D_DOT_CR;
+			k->i++;
+		} else if (c == '\n') {
+			/* ".\n": a lone dot, but not the end. */
+			d->bare_newline = true;
+			k->out[k->o++] = '.';
+			d->state = D_MID;
+		} else {
+			d->state = D_MID;	/* stuffed dot dropped */
+		}
+	} else if (d->state == D_DOT_CR) {
+		if (c == '\n') {
+			d->state = D_END;
+			k->i++;
+		} else {
+			/* ".\r" then more: the dot was content. */
+			d->bare_newline = true;
+			k->out[k->o++] = '.';
+			put_crlf(k);
+			d->state = D_BOL_LOOSE;
+		}
+	} else {
+		/* A dot after a bare line end: unstuff it, but a lone dot is
+		 * content, never the end. */
+		if (c == '\r' || c == '\n')
+			k->out[k->o++] = '.';
+		d->state = D_MID;
+	}
+}
+
 size_t
 data_decode(struct data_decoder *d, const unsigned char *in, size_t inlen,
     unsigned char *out, size_t *outlen)
 {
-	/* Offsets of the next CR and of the next LF at or after i (inlen: none
-	 * left), each searched for again only once i has passed it: every byte
-	 * is scanned at most once per character, whatever the line lengths. */
-	size_t i = 0, o = 0, next_cr = SIZE_MAX, next_lf = SIZE_MAX, run;
+	struct cursor k = { .in = in, .inlen = inlen, .out = out,
+	    .next_cr = SIZE_MAX, .next_lf = SIZE_MAX };
 
-	while (i < inlen && d->state != D_END) {
-		unsigned char c = in[i];
-		const unsigned char *hit;
-
+	while (k.i < inlen && d->state != D_END) {
 		switch (d->state) {
 		case D_MID:
-			/* Fast path: copy the plain run of the line at once. */
-			if (next_cr == SIZE_MAX || next_cr < i) {
-				hit = memchr(in + i, '\r', inlen - i);
-				next_cr = hit != NULL ? (size_t)(hit - in) : inlen;
-			}
-			if (next_lf == SIZE_MAX || next_lf < i) {
-				hit = memchr(in + i, '\n', inlen - i);
-				next_lf = hit != NULL ? (size_t)(hit - in) : inlen;
-			}
-			run = (next_cr < next_lf ? next_cr : next_lf) - i;
-			memcpy(out + o, in + i, run);
-			o += run;
-			i += run;
-			if (i == inlen)
-				goto out;
-			c = in[i];
-			if (c == '\r') {
-				d->state = D_CR;
-			} else {
-				d->bare_newline = true;
-				out[o++] = '\r';
-				out[o++] = '\n';
-				d->state = D_BOL_LOOSE;
-			}
-			i++;
+			decode_mid(d, &k);
 			break;
 		case D_CR:
-			out[o++] = '\r';
-			out[o++] = '\n';
-			if (c == '\n') {
-				d->state = D_BOL;
-				i++;
-			} else {
-				/* Bare CR: a line end here, reprocess c. */
-				d->bare_newline = true;
-				d->state = D_BOL_LOOSE;
-			}
-			break;
 		case D_BOL:
 		case D_BOL_LOOSE:
-			if (c == '.') {
-				d->state = d->state == D_BOL ? D_DOT :
-				    D_DOT_LOOSE;
-				i++;
-			} else {
-				d->state = D_MID;
-			}
+			decode_line_start(d, &k, in[k.i]);
 			break;
 		case D_DOT:
-			if (c == '\r') {
-				d->state = D_DOT_CR;
-				i++;
-			} else if (c == '\n') {
-				/* ".\n": a lone dot, but not the end. */
-				d->bare_newline = true;
-				out[o++] = '.';
-				d->state = D_MID;
-			} else {
-				d->state = D_MID;	/* stuffed dot dropped */
-			}
-			break;
 		case D_DOT_CR:
-			if (c == '\n') {
-				d->state = D_END;
-				i++;
-			} else {
-				/* ".\r" then more: the dot was content. */
-				d->bare_newline = true;
-				out[o++] = '.';
-				out[o++] = '\r';
-				out[o++] = '\n';
-				d->state = D_BOL_LOOSE;
-			}
-			break;
 		case D_DOT_LOOSE:
-			/* A dot after a bare line end: unstuff it, but a lone
-			 * dot is content, never the end. */
-			if (c == '\r' || c == '\n')
-				out[o++] = '.';
-			d->state = D_MID;
+			decode_dot(d, &k, in[k.i]);
 			break;
 		case D_END:
 			break;
 		}
 	}
-out:
-	*outlen = o;
-	return i;
+	*outlen = k.o;
+	return k.i;
 }
 
 static int

@@ -131,6 +131,41 @@ direct_command(const char *cmd, char *const envp[], struct direct *d)
 	return find_program(d->argv[0], envp, d->path, sizeof(d->path));
 }
 
+/* The filter's stdin and stdout: the pipes, or /dev/null (file mode). */
+static void
+spawn_actions(posix_spawn_file_actions_t *fa, bool pipe_mode, const int in[2],
+    const int out[2], const int err[2])
+{
+	posix_spawn_file_actions_init(fa);
+	if (pipe_mode) {
+		posix_spawn_file_actions_adddup2(fa, in[0], 0);
+		posix_spawn_file_actions_adddup2(fa, out[1], 1);
+	} else {
+		posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY,
+		    0);
+		posix_spawn_file_actions_addopen(fa, 1, "/dev/null", O_WRONLY,
+		    0);
+	}
+	posix_spawn_file_actions_adddup2(fa, err[1], 2);
+	/* Nothing of ours but 0, 1, 2 reaches the filter. */
+	posix_spawn_file_actions_addclosefrom_np(fa, 3);
+}
+
+/* A process group of its own, default signal dispositions and mask. */
+static void
+spawn_attr(posix_spawnattr_t *attr)
+{
+	sigset_t mask, defaults;
+
+	posix_spawnattr_init(attr);
+	sig_child_defaults(&mask, &defaults);
+	posix_spawnattr_setsigmask(attr, &mask);
+	posix_spawnattr_setsigdefault(attr, &defaults);
+	posix_spawnattr_setpgroup(attr, 0);
+	posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP |
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+}
+
 static int
 spawn(const struct config *cfg, char *const envp[], struct run *run,
     bool pipe_mode, char *why, size_t whylen)
@@ -139,7 +174,6 @@ spawn(const struct config *cfg, char *const envp[], struct run *run,
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	sigset_t mask, defaults;
 	char *argv[] = { "sh", "-c", (char *)cfg->filter_command, NULL };
 	int rc;
 
@@ -149,26 +183,8 @@ spawn(const struct config *cfg, char *const envp[], struct run *run,
 		snprintf(why, whylen, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	posix_spawn_file_actions_init(&fa);
-	if (pipe_mode) {
-		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-		posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	} else {
-		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
-		    0);
-		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY,
-		    0);
-	}
-	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	/* Nothing of ours but 0, 1, 2 reaches the filter. */
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	posix_spawnattr_init(&attr);
-	sig_child_defaults(&mask, &defaults);
-	posix_spawnattr_setsigmask(&attr, &mask);
-	posix_spawnattr_setsigdefault(&attr, &defaults);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	spawn_actions(&fa, pipe_mode, in, out, err);
+	spawn_attr(&attr);
 	rc = -1;
 	if (direct_command(cfg->filter_command, envp, &direct))
 		rc = posix_spawn(&run->pid, direct.path, &fa, &attr,
@@ -342,16 +358,108 @@ judge(const struct config *cfg, struct run *run, struct filter_result *res)
 	snprintf(res->why, sizeof(res->why), "filter exit %d", st);
 }
 
+/* The fds a run still waits on, and which slot of pfd is which. */
+struct waitset {
+	struct pollfd pfd[4];
+	int	n, in, out, err, pid;
+};
+
+static int
+waitset_add(struct waitset *w, int fd, short events)
+{
+	w->pfd[w->n] = (struct pollfd){ .fd = fd, .events = events };
+	return w->n++;
+}
+
+static void
+waitset_fill(const struct run *rp, struct waitset *w)
+{
+	w->n = 0;
+	w->in = w->out = w->err = w->pid = -1;
+	if (rp->in_w >= 0)
+		w->in = waitset_add(w, rp->in_w, POLLOUT);
+	if (rp->out_r >= 0)
+		w->out = waitset_add(w, rp->out_r, POLLIN);
+	if (rp->err_r >= 0)
+		w->err = waitset_add(w, rp->err_r, POLLIN);
+	if (!rp->exited && rp->pidfd >= 0)
+		w->pid = waitset_add(w, rp->pidfd, POLLIN);
+}
+
+/* How long one wait may last: to the deadline or the next keepalive. */
+static struct timespec
+wait_time(const struct run *rp, long deadline, long next_tick)
+{
+	long wait = deadline - now_ms();
+
+	if (next_tick >= 0 && next_tick - now_ms() < wait)
+		wait = next_tick - now_ms();
+	if (!rp->exited && rp->pidfd < 0 && wait > 20)
+		wait = 20;	/* no pidfd (old kernel): check often */
+	if (wait < 0)
+		wait = 0;
+	return (struct timespec){ .tv_sec = wait / 1000,
+	    .tv_nsec = (wait % 1000) * 1000000L };
+}
+
+/* Whether the run ends before the filter does: a signal, the timeout. */
+static bool
+run_stopped(const struct config *cfg, long deadline, pid_t *running,
+    struct filter_result *res)
+{
+	if (sig_caught()) {
+		filter_kill(running);
+		res->outcome = VERDICT_SIGNALLED;
+		snprintf(res->why, sizeof(res->why), "signal %d",
+		    sig_caught());
+		return true;
+	}
+	if (now_ms() >= deadline) {
+		filter_kill(running);
+		res->outcome = VERDICT_TEMPFAIL;
+		snprintf(res->why, sizeof(res->why),
+		    "filter timed out after %d s", cfg->filter_timeout);
+		return true;
+	}
+	return false;
+}
+
+/* Feeds, drains and reaps what the wait found ready (ready of them). */
+static void
+serve(struct run *rp, const struct waitset *w, int ready, int in_fd,
+    struct spool *out, pid_t *running)
+{
+	if (ready > 0) {
+		if (w->in >= 0 && w->pfd[w->in].revents)
+			feed(rp, in_fd);
+		if (w->out >= 0 && w->pfd[w->out].revents)
+			drain(rp, &rp->out_r, out);
+		if (w->err >= 0 && w->pfd[w->err].revents)
+			drain(rp, &rp->err_r, NULL);
+		if (w->pid >= 0 && w->pfd[w->pid].revents)
+			reap(rp, running);
+	}
+	if (!rp->exited && rp->pidfd < 0 &&
+	    waitpid(rp->pid, &rp->status, WNOHANG) == rp->pid) {
+		/* Without a pidfd it is reaped here; kill the rest of its
+		 * group by the same reasoning as reap(). */
+		kill(-rp->pid, SIGKILL);
+		rp->exited = true;
+		*running = 0;
+		close_fd(&rp->in_w);
+	}
+}
+
 void
 filter_run(const struct config *cfg, char *const envp[], int in_fd,
     struct spool *out, pid_t *running, filter_tick_fn tick, void *arg,
     struct filter_result *res)
 {
 	struct run run, *rp = &run;
-	long start = now_ms(), deadline, next_tick = -1, wait;
-	struct pollfd pfd[4];
+	long start = now_ms(), deadline, next_tick = -1;
+	struct waitset w;
 	struct timespec ts;
-	int n, idx_in, idx_out, idx_err, idx_pid;
+	int ready;
 
 	memset(res, 0, sizeof(*res));
 	memset(rp, 0, sizeof(*rp));
@@ -368,74 +476,18 @@ filter_run(const struct config *cfg, char *const envp[], int in_fd,
 	if (rp->in_w >= 0)
 		feed(rp, in_fd);
 	while (!rp->exited || rp->out_r >= 0 || rp->err_r >= 0) {
-		n = 0;
-		idx_in = idx_out = idx_err = idx_pid = -1;
-		if (rp->in_w >= 0) {
-			pfd[n] = (struct pollfd){ .fd = rp->in_w, .events = POLLOUT };
-			idx_in = n++;
-		}
-		if (rp->out_r >= 0) {
-			pfd[n] = (struct pollfd){ .fd = rp->out_r, .events = POLLIN };
-			idx_out = n++;
-		}
-		if (rp->err_r >= 0) {
-			pfd[n] = (struct pollfd){ .fd = rp->err_r, .events = POLLIN };
-			idx_err = n++;
-		}
-		if (!rp->exited && rp->pidfd >= 0) {
-			pfd[n] = (struct pollfd){ .fd = rp->pidfd, .events = POLLIN };
-			idx_pid = n++;
-		}
-		wait = deadline - now_ms();
-		if (next_tick >= 0 && next_tick - now_ms() < wait)
-			wait = next_tick - now_ms();
-		if (!rp->exited && rp->pidfd < 0 && wait > 20)
-			wait = 20;	/* no pidfd (old kernel): check often */
-		if (wait < 0)
-			wait = 0;
-		ts.tv_sec = wait / 1000;
-		ts.tv_nsec = (wait % 1000) * 1000000L;
-		n = ppoll(pfd, (nfds_t)n, &ts, sig_waitmask());
+		waitset_fill(rp, &w);
+		ts = wait_time(rp, deadline, next_tick);
+		ready = ppoll(w.pfd, (nfds_t)w.n, &ts, sig_waitmask());
 		/* Not only after EINTR: a signal may also have ended a wait
 		 * inside the keepalive tick. */
-		if (sig_caught()) {
-			filter_kill(running);
-			res->outcome = VERDICT_SIGNALLED;
-			snprintf(res->why, sizeof(res->why), "signal %d",
-			    sig_caught());
+		if (run_stopped(cfg, deadline, running, res))
 			goto done;
-		}
-		if (now_ms() >= deadline) {
-			filter_kill(running);
-			res->outcome = VERDICT_TEMPFAIL;
-			snprintf(res->why, sizeof(res->why),
-			    "filter timed out after %d s", cfg->filter_timeout);
-			goto done;
-		}
 		if (next_tick >= 0 && now_ms() >= next_tick) {
 			tick(arg);
 			next_tick = now_ms() + (long)cfg->keepalives * 1000L;
 		}
-		if (n <= 0)
-			goto check_exit;
-		if (idx_in >= 0 && pfd[idx_in].revents)
-			feed(rp, in_fd);
-		if (idx_out >= 0 && pfd[idx_out].revents)
-			drain(rp, &rp->out_r, out);
-		if (idx_err >= 0 && pfd[idx_err].revents)
-			drain(rp, &rp->err_r, NULL);
-		if (idx_pid >= 0 && pfd[idx_pid].revents)
-			reap(rp, running);
-check_exit:
-		if (!rp->exited && rp->pidfd < 0 &&
-		    waitpid(rp->pid, &rp->status, WNOHANG) == rp->pid) {
-			/* Without a pidfd it is reaped here; kill the rest of
-			 * its group by the same reasoning as reap(). */
-			kill(-rp->pid, SIGKILL);
-			rp->exited = true;
-			*running = 0;
-			close_fd(&rp->in_w);
-		}
+		serve(rp, &w, ready, in_fd, out, running);
 	}
 	take_stderr(rp, "\n", 1);	/* a last line without its newline */
 	judge(cfg, rp, res);

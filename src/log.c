@@ -89,16 +89,89 @@ make_printable(char *s)
 			*s = '?';
 }
 
+/* A journal entry being built: the short fields in buffers of its own. */
+struct entry {
+	char	field[10][256];
+	struct iovec iov[12];	/* the fields, MESSAGE, RECIPIENTS */
+	int	n;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+entry_field(struct entry *e, const char *fmt, ...)
+{
+	va_list ap;
+	int len;
+
+	va_start(ap, fmt);
+	len = vsnprintf(e->field[e->n], sizeof(e->field[e->n]), fmt, ap);
+	va_end(ap);
+	if (len >= (int)sizeof(e->field[e->n]))
+		len = (int)sizeof(e->field[e->n]) - 1;
+	e->iov[e->n].iov_base = e->field[e->n];
+	e->iov[e->n].iov_len = (size_t)len;
+	e->n++;
+}
+
+/* A long field, in buf (size bytes) of the caller's. */
+static void
+entry_long(struct entry *e, char *buf, size_t size, const char *name,
+    const char *value)
+{
+	int len = snprintf(buf, size, "%s=%s", name, value);
+
+	if (len >= (int)size)
+		len = (int)size - 1;
+	e->iov[e->n].iov_base = buf;
+	e->iov[e->n++].iov_len = (size_t)len;
+}
+
+static void
+emit_journal(struct logger *lg, enum log_level level, const char *text,
+    const struct log_message *m, const char *rcpts)
+{
+	struct entry e;
+	char msgfield[LOG_LINE_MAX + 16];
+	char rcptfield[LOG_RCPT_MAX + 48];
+	int i;
+
+	e.n = 0;
+	entry_field(&e, "PRIORITY=%d", syslog_priority[level]);
+	entry_field(&e, "SYSLOG_FACILITY=%d", LOG_MAIL >> 3);
+	entry_field(&e, "SYSLOG_IDENTIFIER=proxsmtpd");
+	if (lg->session_id[0])
+		entry_field(&e, "SESSION_ID=%s", lg->session_id);
+	if (m != NULL) {
+		entry_field(&e, "CLIENT=%s", m->client);
+		entry_field(&e, "SENDER=%s", m->sender);
+		entry_field(&e, "SIZE=%llu", m->size);
+		entry_field(&e, "OUTCOME=%s", m->outcome);
+		entry_field(&e, "REPLY=%s", m->reply);
+		if (m->filter_ms >= 0)
+			entry_field(&e, "FILTER_MS=%ld", m->filter_ms);
+	}
+	entry_long(&e, msgfield, sizeof(msgfield), "MESSAGE", text);
+	if (rcpts != NULL)
+		entry_long(&e, rcptfield, sizeof(rcptfield), "RECIPIENTS",
+		    rcpts);
+	/* Each field is a line of the native protocol: a newline inside a
+	 * value would start a new field, so none may remain (values are
+	 * printable already). */
+	for (i = 0; i < e.n; i++) {
+		char *v = e.iov[i].iov_base;
+		size_t k;
+
+		for (k = 0; k < e.iov[i].iov_len; k++)
+			if (v[k] == '\n')
+				v[k] = '?';
+	}
+	/* Logging must never stop a session: a lost entry is all we risk. */
+	sysd_journal_send(lg->journal_fd, e.iov, e.n);
+}
+
 static void
 emit(struct logger *lg, enum log_level level, const char *text,
     const struct log_message *m, const char *rcpts)
 {
-	char field[10][256];
-	char msgfield[LOG_LINE_MAX + 16];
-	char rcptfield[LOG_RCPT_MAX + 48];
-	struct iovec iov[12];
-	int n = 0, len, i;
-
 	switch (lg->target) {
 	case LOG_TO_STDERR:
 		fprintf(stderr, "proxsmtpd[%ld]: %s%s%s\n", (long)getpid(),
@@ -113,58 +186,9 @@ emit(struct logger *lg, enum log_level level, const char *text,
 			syslog(syslog_priority[level], "%s", text);
 		return;
 	case LOG_TO_JOURNAL:
-		break;
+		emit_journal(lg, level, text, m, rcpts);
+		return;
 	}
-#define FIELD(...) do { \
-		int len_ = snprintf(field[n], sizeof(field[n]), __VA_ARGS__); \
-		if (len_ >= (int)sizeof(field[n])) \
-			len_ = (int)sizeof(field[n]) - 1; \
-		iov[n].iov_base = field[n]; \
-		iov[n].iov_len = (size_t)len_; \
-		n++; \
-	} while (0)
-	FIELD("PRIORITY=%d", syslog_priority[level]);
-	FIELD("SYSLOG_FACILITY=%d", LOG_MAIL >> 3);
-	FIELD("SYSLOG_IDENTIFIER=proxsmtpd");
-	if (lg->session_id[0])
-		FIELD("SESSION_ID=%s", lg->session_id);
-	if (m != NULL) {
-		FIELD("CLIENT=%s", m->client);
-		FIELD("SENDER=%s", m->sender);
-		FIELD("SIZE=%llu", m->size);
-		FIELD("OUTCOME=%s", m->outcome);
-		FIELD("REPLY=%s", m->reply);
-		if (m->filter_ms >= 0)
-			FIELD("FILTER_MS=%ld", m->filter_ms);
-	}
-#undef FIELD
-	/* The long fields get buffers of their own. */
-	len = snprintf(msgfield, sizeof(msgfield), "MESSAGE=%s", text);
-	if (len >= (int)sizeof(msgfield))
-		len = (int)sizeof(msgfield) - 1;
-	iov[n].iov_base = msgfield;
-	iov[n++].iov_len = (size_t)len;
-	if (rcpts != NULL) {
-		len = snprintf(rcptfield, sizeof(rcptfield), "RECIPIENTS=%s",
-		    rcpts);
-		if (len >= (int)sizeof(rcptfield))
-			len = (int)sizeof(rcptfield) - 1;
-		iov[n].iov_base = rcptfield;
-		iov[n++].iov_len = (size_t)len;
-	}
-	/* Each field is a line of the native protocol: a newline inside a
-	 * value would start a new field, so none may remain (values are
-	 * printable already). */
-	for (i = 0; i < n; i++) {
-		char *v = iov[i].iov_base;
-		size_t k;
-
-		for (k = 0; k < iov[i].iov_len; k++)
-			if (v[k] == '\n')
-				v[k] = '?';
-	}
-	/* Logging must never stop a session: a lost entry is all we risk. */
-	sysd_journal_send(lg->journal_fd, iov, n);
 }
 
 void

@@ -58,7 +58,7 @@ help(void)
 }
 
 /* A bad command line: the usage on stderr, exit 100. */
-static void
+__attribute__((noreturn)) static void
 usage(void)
 {
 	fputs(USAGE, stderr);
@@ -142,16 +142,128 @@ write_pidfile(struct logger *lg, const char *path)
 	fclose(f);
 }
 
-int
-main(int argc, char **argv)
+/* What the command line asks for. */
+struct options {
+	const char *config_path, *pidfile;
+	bool	config_given, check_only, sandbox;
+	int	level;		/* -d, or -1 */
+};
+
+/* -d's level, or the usage and exit 100. */
+static int
+parse_level(const char *arg)
+{
+	char *end;
+	long l;
+
+	errno = 0;
+	l = strtol(arg, &end, 10);
+	if (arg[0] == '\0' || *end != '\0' || errno != 0 || l < L_ERR ||
+	    l > L_DEBUG) {
+		fprintf(stderr, "proxsmtpd: -d %s: the level is a number from "
+		    "%d to %d\n", arg, L_ERR, L_DEBUG);
+		usage();
+	}
+	return (int)l;
+}
+
+static void
+parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option long_options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config_path = DEFAULT_CONFIG, *pidfile = NULL;
-	bool config_given = false, check_only = false, sandbox = false;
+	int ch;
+
+	*o = (struct options){ .config_path = DEFAULT_CONFIG, .level = -1 };
+	while ((ch = getopt_long(argc, argv, "d:f:hp:StvV", long_options,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			o->level = parse_level(optarg);
+			break;
+		case 'h':
+			help();
+			break;
+		case 'f':
+			o->config_path = optarg;
+			o->config_given = true;
+			break;
+		case 'p':
+			o->pidfile = optarg;
+			break;
+		case 'S':
+			o->sandbox = true;
+			break;
+		case 't':
+			o->check_only = true;
+			break;
+		case 'v':
+		case 'V':
+			printf("proxsmtpd %s\n", VERSION);
+			exit(fflush(stdout) == 0 ? 0 : EXIT_USAGE);
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+}
+
+/* The configuration, checked; -1 (logged) if it cannot be used. */
+static int
+load_config(struct config *cfg, struct logger *lg, const struct options *o)
+{
+	char err[1024];
+	int rc;
+
+	config_defaults(cfg);
+	rc = config_load(cfg, o->config_path, err, sizeof(err));
+	if (rc == -2 && !o->config_given) {
+		log_msg(lg, L_WARNING, "%s; using the defaults", err);
+		rc = 0;
+	}
+	if (rc == 0)
+		rc = config_validate(cfg, err, sizeof(err));
+	if (rc != 0) {
+		log_msg(lg, L_ERR, "%s", err);
+		return -1;
+	}
+	if (cfg->ignored[0] != '\0')
+		log_msg(lg, L_DEBUG, "%s: ignored (the launcher does that job)",
+		    cfg->ignored);
+	return 0;
+}
+
+/* The client's connection: stdin/stdout, or systemd's one socket. */
+static int
+client_fds(struct logger *lg, int *rfd, int *wfd)
+{
+	/* systemd without StandardInput=socket: the connection is fd 3. */
+	int r = sysd_listen_fds();
+
+	if (r > 1) {
+		log_msg(lg, L_ERR, "got %d sockets from systemd, expected one "
+		    "connection (Accept=yes)", r);
+		return -1;
+	}
+	*rfd = 0;
+	*wfd = 1;
+	if (r == 1)
+		*rfd = *wfd = SYSD_LISTEN_FDS_START;
+	if (is_socket(*rfd))
+		prepare_socket(*rfd);
+	if (*wfd != *rfd && is_socket(*wfd))
+		prepare_socket(*wfd);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o;
 	struct config cfg;
 	struct logger lg;
 	/* Static, not on the stack and not memset: its 560 KiB of buffers are
@@ -159,92 +271,23 @@ main(int argc, char **argv)
 	 * faults in) only the few it needs. Clearing it cost ~140 page faults
 	 * per connection and 0.6 MiB of RSS. It lives until exit(). */
 	static struct session session;
-	struct session *s;
+	struct session *s = &session;
 	char err[1024];
-	int level = -1, ch, rc, rfd = 0, wfd = 1, r;
+	int rfd, wfd, r;
 
-	while ((ch = getopt_long(argc, argv, "d:f:hp:StvV", long_options,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'd': {
-			char *end;
-			long l;
-
-			errno = 0;
-			l = strtol(optarg, &end, 10);
-			if (optarg[0] == '\0' || *end != '\0' || errno != 0 ||
-			    l < L_ERR || l > L_DEBUG) {
-				fprintf(stderr, "proxsmtpd: -d %s: the level is "
-				    "a number from %d to %d\n", optarg, L_ERR,
-				    L_DEBUG);
-				usage();
-			}
-			level = (int)l;
-			break;
-		}
-		case 'h':
-			help();
-			break;
-		case 'f':
-			config_path = optarg;
-			config_given = true;
-			break;
-		case 'p':
-			pidfile = optarg;
-			break;
-		case 'S':
-			sandbox = true;
-			break;
-		case 't':
-			check_only = true;
-			break;
-		case 'v':
-		case 'V':
-			printf("proxsmtpd %s\n", VERSION);
-			return fflush(stdout) == 0 ? 0 : EXIT_USAGE;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
+	parse_options(argc, argv, &o);
 	reserve_std_fds();
 	/* -t reports to the terminal whatever the log target would be. */
-	log_open(&lg, check_only && level < 0 ? L_WARNING : level);
-	config_defaults(&cfg);
-	rc = config_load(&cfg, config_path, err, sizeof(err));
-	if (rc == -2 && !config_given) {
-		log_msg(&lg, L_WARNING, "%s; using the defaults", err);
-		rc = 0;
-	}
-	if (rc == 0)
-		rc = config_validate(&cfg, err, sizeof(err));
-	if (rc != 0) {
-		log_msg(&lg, L_ERR, "%s", err);
+	log_open(&lg, o.check_only && o.level < 0 ? L_WARNING : o.level);
+	if (load_config(&cfg, &lg, &o) < 0)
 		return EXIT_USAGE;
-	}
-	if (cfg.ignored[0] != '\0')
-		log_msg(&lg, L_DEBUG, "%s: ignored (the launcher does that job)",
-		    cfg.ignored);
-	if (check_only) {
+	if (o.check_only) {
 		config_print(&cfg, stdout);
 		return fflush(stdout) == 0 ? 0 : EXIT_USAGE;
 	}
 	sig_init();
-	/* systemd without StandardInput=socket: the connection is fd 3. */
-	r = sysd_listen_fds();
-	if (r > 1) {
-		log_msg(&lg, L_ERR, "got %d sockets from systemd, expected one "
-		    "connection (Accept=yes)", r);
+	if (client_fds(&lg, &rfd, &wfd) < 0)
 		return EXIT_USAGE;
-	}
-	if (r == 1)
-		rfd = wfd = SYSD_LISTEN_FDS_START;
-	if (is_socket(rfd))
-		prepare_socket(rfd);
-	if (wfd != rfd && is_socket(wfd))
-		prepare_socket(wfd);
-	s = &session;
 	session_init(s, &cfg, &lg, rfd, wfd);
 	/* Connect first: TransparentProxy full needs our privileges for it. */
 	session_connect(s);
@@ -254,13 +297,14 @@ main(int argc, char **argv)
 	if (r > 0)
 		log_msg(&lg, L_DEBUG, "not root: User %s not applied", cfg.user);
 	/* Written as the user we run as, so that we can remove it at exit. */
-	if (pidfile != NULL) {
-		write_pidfile(&lg, pidfile);
-		s->pidfile = pidfile;
+	if (o.pidfile != NULL) {
+		write_pidfile(&lg, o.pidfile);
+		s->pidfile = o.pidfile;
 	}
 	/* Last: the connection, the log and the pid file are open by now. */
-	if (sandbox) {
-		r = sandbox_apply(cfg.temp_directory, pidfile, err, sizeof(err));
+	if (o.sandbox) {
+		r = sandbox_apply(cfg.temp_directory, o.pidfile, err,
+		    sizeof(err));
 		if (r < 0)
 			session_abort(s, err);
 		if (r > 0)

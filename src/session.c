@@ -11,9 +11,12 @@
 #include "data.h"
 #include "esmtp.h"
 #include "filter.h"
+#include "filterenv.h"
+#include "header.h"
+#include "proxyproto.h"
 #include "sig.h"
+#include "xtext.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -23,7 +26,6 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char *const state_names[] = {
@@ -38,6 +40,67 @@ static const char *const state_names[] = {
 	[ST_COMMAND] = "COMMAND",
 	[ST_QUIT] = "QUIT",
 };
+
+/*
+ * What moves the session from state to state. The state says where a
+ * session is for its log lines ("... after MAIL"); it does not decide what
+ * a client may send: every command is legal in every state as far as the
+ * proxy is concerned, and one out of order is relayed for the upstream to
+ * refuse (503). DATA, which the proxy answers itself, checks the
+ * transaction instead (MAIL and RCPT accepted) and moves only once it is
+ * accepted. Commands answered here and never relayed (XCLIENT, STARTTLS,
+ * BDAT, XEXCH50) do not move it (EV_NONE). A session starts in
+ * ST_CONNECT (session_init()).
+ */
+enum session_event {
+	EV_NONE,
+	EV_GREETING,	/* waiting for the upstream's greeting */
+	EV_HELO,	/* HELO, EHLO */
+	EV_MAIL,
+	EV_RCPT,
+	EV_DATA,	/* DATA accepted: 354 given */
+	EV_FILTER,	/* the filter runs */
+	EV_FORWARD,	/* the message goes upstream */
+	EV_DONE,	/* a message refused here: RSET upstream */
+	EV_RSET,
+	EV_QUIT,
+	EV_COMMAND,	/* AUTH, XFORWARD */
+	EV_RELAY,	/* NOOP, VRFY, EXPN, HELP, any unknown verb */
+};
+
+#define IN(st) (1u << (st))
+_Static_assert(ST_QUIT < 32, "a state set is one unsigned");
+
+/* The one table of state changes: session_move() applies it. */
+static const struct transition {
+	enum session_state to;
+	unsigned stay;		/* IN(states) where the event moves nothing */
+} transitions[] = {
+	[EV_NONE]	= { ST_CONNECT, ~0u },	/* moves nothing */
+	[EV_GREETING]	= { ST_GREETING, 0 },
+	[EV_HELO]	= { ST_HELO, 0 },
+	[EV_MAIL]	= { ST_MAIL, 0 },
+	[EV_RCPT]	= { ST_RCPT, 0 },
+	[EV_DATA]	= { ST_DATA, 0 },
+	[EV_FILTER]	= { ST_FILTER, 0 },
+	[EV_FORWARD]	= { ST_FORWARD, 0 },
+	[EV_DONE]	= { ST_COMMAND, 0 },
+	[EV_RSET]	= { ST_COMMAND, 0 },
+	[EV_QUIT]	= { ST_QUIT, 0 },
+	[EV_COMMAND]	= { ST_COMMAND, 0 },
+	/* Inside a transaction a NOOP or VRFY is still part of it. */
+	[EV_RELAY]	= { ST_COMMAND, IN(ST_MAIL) | IN(ST_RCPT) },
+};
+
+/* The only place s->state changes. */
+static void
+session_move(struct session *s, enum session_event ev)
+{
+	const struct transition *t = &transitions[ev];
+
+	if (!(t->stay & IN(s->state)))
+		s->state = t->to;
+}
 
 /* Extensions we cannot carry through; removed from the EHLO reply. */
 static const char *const stripped_extensions[] = {
@@ -410,44 +473,6 @@ rewrite_name(struct session *s, struct reply *rp)
 	snprintf(rp->text[0], REPLY_LINE_MAX, "%s%s", s->hostname, rest);
 }
 
-/* XFORWARD and XCLIENT values are xtext (RFC 3461): "+XX" is a byte. */
-static void
-xtext_encode(const char *in, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	for (; *in != '\0' && o + 4 < outlen; in++) {
-		unsigned char c = (unsigned char)*in;
-
-		if (c < 33 || c > 126 || c == '+' || c == '=')
-			o += (size_t)snprintf(out + o, outlen - o, "+%02X", c);
-		else
-			out[o++] = (char)c;
-	}
-	out[o] = '\0';
-}
-
-static void
-xtext_decode(const char *in, size_t n, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n && o + 1 < outlen; i++) {
-		if (in[i] == '+' && i + 2 < n && isxdigit((unsigned char)in[i + 1])
-		    && isxdigit((unsigned char)in[i + 2])) {
-			char hex[3] = { in[i + 1], in[i + 2], '\0' };
-			int c = (int)strtol(hex, NULL, 16);
-
-			/* Control bytes never reach a filter's environment. */
-			out[o++] = c < 32 || c == 127 ? '?' : (char)c;
-			i += 2;
-		} else {
-			out[o++] = in[i];
-		}
-	}
-	out[o] = '\0';
-}
-
 /* Whether the space-separated list has word (case-insensitive). */
 static bool
 has_word(const char *list, const char *word)
@@ -527,7 +552,6 @@ cmd_helo(struct session *s, const char *verb, const char *args)
 	size_t i;
 	int k;
 
-	s->state = ST_HELO;
 	rp = relay_command(s, 0);
 	if (rp->code == 250) {
 		snprintf(s->helo, sizeof(s->helo), "%s", args);
@@ -560,7 +584,6 @@ cmd_mail(struct session *s, const char *verb, const char *args)
 	const char *bad;
 
 	(void)verb;
-	s->state = ST_MAIL;
 	if ((bad = esmtp_parse(args, "FROM:", true, sender, sizeof(sender),
 	    &a)) != NULL) {
 		refuse(s, bad, "501 5.5.4 Syntax: MAIL FROM:<address> "
@@ -591,7 +614,6 @@ cmd_rcpt(struct session *s, const char *verb, const char *args)
 	size_t len;
 
 	(void)verb;
-	s->state = ST_RCPT;
 	if ((bad = esmtp_parse(args, "TO:", false, rcpt, sizeof(rcpt), &a)) !=
 	    NULL) {
 		refuse(s, bad, "501 5.5.4 Syntax: RCPT TO:<address> "
@@ -638,7 +660,6 @@ cmd_rset(struct session *s, const char *verb, const char *args)
 {
 	(void)verb;
 	(void)args;
-	s->state = ST_COMMAND;
 	tx_reset(&s->tx);
 	forward_info_reset(s);
 	say_reply(s, relay_command(s, 0));
@@ -649,40 +670,8 @@ cmd_quit(struct session *s, const char *verb, const char *args)
 {
 	(void)verb;
 	(void)args;
-	s->state = ST_QUIT;
 	say_reply(s, relay_command(s, 0));
 	finish(s);
-}
-
-/*
- * The ADDR and HELO of XFORWARD's arguments, xtext-decoded into remote and
- * helo (each PATH_ADDR_MAX bytes; empty when absent). Attributes are
- * separated by any blank, as the command's words are.
- */
-static void
-xforward_parse(const char *args, char *remote, char *helo)
-{
-	const char *p = args;
-
-	remote[0] = helo[0] = '\0';
-	while (*p != '\0') {
-		size_t n = strcspn(p, " \t");
-		const char *eq = memchr(p, '=', n);
-
-		if (eq != NULL && strncasecmp(p, "ADDR=", 5) == 0) {
-			const char *v = eq + 1;
-
-			if (strncasecmp(v, "IPV6:", 5) == 0)
-				v += 5;
-			xtext_decode(v, (size_t)(p + n - v), remote,
-			    PATH_ADDR_MAX);
-		} else if (eq != NULL && strncasecmp(p, "HELO=", 5) == 0) {
-			xtext_decode(eq + 1, (size_t)(p + n - eq - 1), helo,
-			    PATH_ADDR_MAX);
-		}
-		p += n;
-		p += strspn(p, " \t");
-	}
 }
 
 static void
@@ -692,7 +681,6 @@ cmd_xforward(struct session *s, const char *verb, const char *args)
 	struct reply *rp;
 
 	(void)verb;
-	s->state = ST_COMMAND;
 	if (!s->xforward_ok) {
 		/* It would let any client forge REMOTE for the filter and the
 		 * upstream's idea of the original client. */
@@ -700,7 +688,7 @@ cmd_xforward(struct session *s, const char *verb, const char *args)
 		    "550 5.7.0 Error: XFORWARD not allowed");
 		return;
 	}
-	xforward_parse(args, remote, helo);
+	xforward_parse(args, remote, helo, sizeof(remote));
 	rp = relay_command(s, 0);
 	if (rp->code / 100 == 2) {
 		/* "[UNAVAILABLE]" and the like carry no information. */
@@ -723,7 +711,6 @@ cmd_auth(struct session *s, const char *verb, const char *args)
 
 	(void)verb;
 	(void)args;
-	s->state = ST_COMMAND;
 	rp = relay_command(s, 334);
 	/* 334 challenges go on until the server decides; the client's
 	 * answers are credentials and are never logged. */
@@ -792,63 +779,6 @@ cmd_unsupported(struct session *s, const char *verb, const char *args)
 }
 
 /* ---- DATA ------------------------------------------------------------ */
-
-/* Header with %i %l %d %% expanded, its lines ending in CRLF. */
-static void
-header_expand(struct session *s, char *out, size_t outlen)
-{
-	const char *h = s->cfg->header;
-	char date[64];
-	size_t o = 0;
-	time_t now = time(NULL);
-	struct tm tm;
-
-	localtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
-	/* Room is kept for the final CRLF and the NUL: a header cut short
-	 * must still end its line, or the terminator would join it. */
-	const size_t max = outlen - 3;
-
-	out[0] = '\0';
-	for (; *h != '\0' && o + 2 <= max; h++) {
-		const char *ins = NULL;
-
-		if (*h == '%' && h[1] != '\0') {
-			h++;
-			switch (*h) {
-			case 'i': ins = s->ep.client_ip; break;
-			case 'l': ins = s->ep.local_ip; break;
-			case 'd': ins = date; break;
-			case '%': ins = "%"; break;
-			default: h--; break;
-			}
-		}
-		if (ins != NULL) {
-			size_t n = strlen(ins);
-
-			if (n > max - o)
-				n = max - o;
-			memcpy(out + o, ins, n);
-			o += n;
-			continue;
-		}
-		if (*h == '\r' || *h == '\n') {
-			out[o++] = '\r';
-			out[o++] = '\n';
-			if (*h == '\r' && h[1] == '\n')
-				h++;
-			continue;
-		}
-		out[o++] = *h;
-	}
-	if (o > 0 && (o < 2 || out[o - 2] != '\r' || out[o - 1] != '\n')) {
-		if (out[o - 1] == '\r')
-			o--;	/* half a line end, cut by the limit */
-		out[o++] = '\r';
-		out[o++] = '\n';
-	}
-	out[o] = '\0';
-}
 
 /* Reads the body into s->msg until CRLF.CRLF. Dies if the client goes. */
 static void
@@ -928,7 +858,7 @@ message_done_full(struct session *s, const char *outcome, const char *reply,
 		/* So that both sides agree the transaction is over. */
 		if ((r = io_flush(&s->client)) != IO_OK)
 			die_client(s, r);
-		s->state = ST_COMMAND;
+		session_move(s, EV_DONE);
 		upstream_rset(s);
 	}
 }
@@ -975,6 +905,31 @@ upstream_data(struct session *s, long filter_ms, bool rset)
 	return false;
 }
 
+/*
+ * Only 2xx, 4xx and 5xx end a message (RFC 5321 4.3.2): after another
+ * reply (r, s->reply) the two sides no longer agree where the session is.
+ * The client is told the message failed, the upstream is dropped.
+ */
+static void
+end_of_data_misread(struct session *s, int r, long filter_ms)
+{
+	char why[REPLY_LINE_MAX + 64], summary[REPLY_LINE_MAX + 8];
+
+	if (r == REPLY_BAD)
+		snprintf(why, sizeof(why), "upstream answered the end "
+		    "of data with a malformed reply");
+	else
+		snprintf(why, sizeof(why), "upstream answered the end "
+		    "of data with %d %s", s->reply.code,
+		    s->reply.text[0]);
+	snprintf(summary, sizeof(summary), "421 4.3.0 %s Error: "
+	    "upstream server misbehaved, closing connection",
+	    s->hostname);
+	message_done(s, "tempfail", "451 4.3.0 Error: upstream server "
+	    "misbehaved, try again later", why, filter_ms, false);
+	upstream_drop(s, summary, why);
+}
+
 /* Sends the file fd upstream as this transaction's message. */
 static void
 forward(struct session *s, int fd, long filter_ms)
@@ -983,10 +938,11 @@ forward(struct session *s, int fd, long filter_ms)
 	off_t sent;
 	int r;
 
-	s->state = ST_FORWARD;
+	session_move(s, EV_FORWARD);
 	if (!upstream_data(s, filter_ms, true))
 		return;
-	header_expand(s, header, sizeof(header));
+	header_expand(s->cfg->header, s->ep.client_ip, s->ep.local_ip, header,
+	    sizeof(header));
 	r = data_encode(fd, &s->upstream, header, &sent);
 	if (r == IO_ERROR && errno != 0 && fcntl(fd, F_GETFD) >= 0 &&
 	    errno != EPIPE && errno != ECONNRESET)
@@ -1010,23 +966,7 @@ end_of_data(struct session *s, long filter_ms)
 	if (r == IO_OK && s->reply.code == 421)
 		upstream_closing(s, &s->reply);
 	if (r == REPLY_BAD || (r == IO_OK && s->reply.code / 100 == 3)) {
-		/* Only 2xx, 4xx and 5xx end a message (RFC 5321 4.3.2):
-		 * the two sides no longer agree where the session is. */
-		char why[REPLY_LINE_MAX + 64];
-
-		if (r == REPLY_BAD)
-			snprintf(why, sizeof(why), "upstream answered the end "
-			    "of data with a malformed reply");
-		else
-			snprintf(why, sizeof(why), "upstream answered the end "
-			    "of data with %d %s", s->reply.code,
-			    s->reply.text[0]);
-		snprintf(summary, sizeof(summary), "421 4.3.0 %s Error: "
-		    "upstream server misbehaved, closing connection",
-		    s->hostname);
-		message_done(s, "tempfail", "451 4.3.0 Error: upstream server "
-		    "misbehaved, try again later", why, filter_ms, false);
-		upstream_drop(s, summary, why);
+		end_of_data_misread(s, r, filter_ms);
 		return;
 	}
 	if (r != IO_OK)
@@ -1038,47 +978,21 @@ end_of_data(struct session *s, long filter_ms)
 		s->junk = 0;	/* a delivery: the client is doing its job */
 }
 
-/* The environment the filter sees: its strings packed one after the other
- * in vars, so that only the bytes used are touched (a slot of 4 KiB each
- * faulted in 9 pages for every message). */
-#define FILTER_ENV_VARS 9
-struct filter_env {
-	char	*envp[FILTER_ENV_VARS + 2];	/* + RECIPIENTS, NULL */
-	char	vars[FILTER_ENV_VARS * 4096];	/* PATH, paths: long */
-};
-
 static void
-build_env(struct session *s, struct filter_env *fe)
+session_env(struct session *s, struct filter_env *fe)
 {
-	const char *path = getenv("PATH");
-	size_t used = 0, room;
-	int n = 0, w;
+	struct filter_env_values v = {
+		.client = s->ep.client_ip,
+		.sender = s->tx.sender,
+		.server = s->server,
+		.tmpdir = s->cfg->temp_directory,
+		.remote = s->remote,
+		.remote_helo = s->remote_helo,
+		.email = s->msg.named ? s->msg.path : NULL,
+		.recipients = s->tx.rcpt_env,
+	};
 
-	/* Each value is cut at 4 KiB, as the slots it replaces were. */
-#define ENV(...) do { \
-		room = sizeof(fe->vars) - used; \
-		if (room > 4096) \
-			room = 4096; \
-		fe->vars[used] = '\0'; \
-		w = snprintf(fe->vars + used, room, __VA_ARGS__); \
-		fe->envp[n++] = fe->vars + used; \
-		used += (w < 0 ? 0 : (size_t)w >= room ? room - 1 : \
-		    (size_t)w) + 1; \
-	} while (0)
-	ENV("PATH=%s", path != NULL ? path : "/usr/local/bin:/usr/bin:/bin");
-	ENV("CLIENT=%s", s->ep.client_ip);
-	ENV("SENDER=%s", s->tx.sender);
-	ENV("SERVER=%s", s->server);
-	ENV("TMPDIR=%s", s->cfg->temp_directory);
-	if (s->remote[0] != '\0')
-		ENV("REMOTE=%s", s->remote);
-	if (s->remote_helo[0] != '\0')
-		ENV("REMOTE_HELO=%s", s->remote_helo);
-	if (s->msg.named)
-		ENV("EMAIL=%s", s->msg.path);
-#undef ENV
-	fe->envp[n++] = s->tx.rcpt_env;
-	fe->envp[n] = NULL;
+	build_env(fe, &v);
 }
 
 static void
@@ -1111,72 +1025,68 @@ temp_failure(struct session *s, const char *detail, long filter_ms)
 	    "processing message, try again later", detail, filter_ms, true);
 }
 
-static void
-run_filter(struct session *s)
+/*
+ * What the filter's verdict means for the message: true if it goes on
+ * upstream, else the message is done (the client told).
+ */
+static bool
+filter_passed(struct session *s, const struct filter_result *res)
 {
-	const struct config *cfg = s->cfg;
-	/* On the stack: packed, its strings touch a page or two of it. */
-	struct filter_env fe;
-	struct filter_result res;
-	bool file_mode = cfg->filter_type == FILTER_FILE;
+	/* For the log line of a message the session ends with. */
+	s->filter_ms = res->ms;
+	if (res->outcome == VERDICT_SIGNALLED)
+		die_client(s, IO_SIGNAL);
+	if (s->upstream_lost)
+		die_upstream(s, IO_EOF);
+	switch (res->outcome) {
+	case VERDICT_REJECT:
+		/* A filter's 4xx defers the message, as an upstream's does. */
+		message_done(s, res->reply[0] == '4' ? "tempfail" : "rejected",
+		    res->reply, res->why, res->ms, true);
+		return false;
+	case VERDICT_DROP:
+		message_done(s, "dropped", res->reply, res->why, res->ms, true);
+		return false;
+	case VERDICT_TEMPFAIL:
+	case VERDICT_SIGNALLED:
+		temp_failure(s, res->why, res->ms);
+		return false;
+	case VERDICT_FORWARD:
+		break;
+	}
+	return true;
+}
+
+/* A pipe filter's output, in s->out, as the message. */
+static void
+forward_output(struct session *s, long filter_ms)
+{
+	if (spool_flush(&s->out) < 0) {
+		temp_failure(s, errno == ENOSPC ?
+		    "disk full writing filter output" :
+		    "cannot write filter output", filter_ms);
+		return;
+	}
+	if (s->out.size == 0) {
+		temp_failure(s, "filter exited 0 with no output", filter_ms);
+		return;
+	}
+	forward(s, s->out.fd, filter_ms);
+}
+
+/*
+ * A file filter's $EMAIL as the message. The filter may have replaced the
+ * file: open it by name again, without blocking (a FIFO left there would
+ * wait for a writer for ever) and without following a link; only a
+ * regular file is a message.
+ */
+static void
+forward_file(struct session *s, long filter_ms)
+{
 	const char *why = NULL;
 	struct stat st;
 	int fd;
 
-	if (!file_mode && spool_create(&s->out, cfg->temp_directory, s->id,
-	    false) < 0) {
-		char detail[256];
-
-		snprintf(detail, sizeof(detail), "cannot create temp file in "
-		    "%s: %s", cfg->temp_directory, strerror(errno));
-		temp_failure(s, detail, -1);
-		return;
-	}
-	build_env(s, &fe);
-	s->state = ST_FILTER;
-	filter_run(cfg, fe.envp, file_mode ? -1 : s->msg.fd,
-	    file_mode ? NULL : &s->out, &s->filter_pgid, keepalive, s, &res);
-	/* For the log line of a message the session ends with. */
-	s->filter_ms = res.ms;
-	if (res.outcome == VERDICT_SIGNALLED)
-		die_client(s, IO_SIGNAL);
-	if (s->upstream_lost)
-		die_upstream(s, IO_EOF);
-	switch (res.outcome) {
-	case VERDICT_REJECT:
-		/* A filter's 4xx defers the message, as an upstream's does. */
-		message_done(s, res.reply[0] == '4' ? "tempfail" : "rejected",
-		    res.reply, res.why, res.ms, true);
-		return;
-	case VERDICT_DROP:
-		message_done(s, "dropped", res.reply, res.why, res.ms, true);
-		return;
-	case VERDICT_TEMPFAIL:
-	case VERDICT_SIGNALLED:
-		temp_failure(s, res.why, res.ms);
-		return;
-	case VERDICT_FORWARD:
-		break;
-	}
-	if (!file_mode) {
-		if (spool_flush(&s->out) < 0) {
-			temp_failure(s, errno == ENOSPC ?
-			    "disk full writing filter output" :
-			    "cannot write filter output", res.ms);
-			return;
-		}
-		if (s->out.size == 0) {
-			temp_failure(s, "filter exited 0 with no output",
-			    res.ms);
-			return;
-		}
-		forward(s, s->out.fd, res.ms);
-		return;
-	}
-	/* The filter may have replaced the file: open it by name again,
-	 * without blocking (a FIFO left there would wait for a writer for
-	 * ever) and without following a link; only a regular file is a
-	 * message. */
 	fd = open(s->msg.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		why = errno == ELOOP ? "filter left a symbolic link at $EMAIL" :
@@ -1189,10 +1099,10 @@ run_filter(struct session *s)
 	if (why != NULL) {
 		if (fd >= 0)
 			close(fd);
-		temp_failure(s, why, res.ms);
+		temp_failure(s, why, filter_ms);
 		return;
 	}
-	forward(s, fd, res.ms);
+	forward(s, fd, filter_ms);
 	close(fd);
 }
 
@@ -1215,14 +1125,15 @@ stream_message(struct session *s)
 	size_t n, used, olen;
 	int r;
 
-	s->state = ST_FORWARD;
+	session_move(s, EV_FORWARD);
 	if (!upstream_data(s, -1, false))
 		return;
 	say(s, "354 End data with <CR><LF>.<CR><LF>");
 	s->message_open = true;
 	s->filter_ms = -1;
 	s->msg.size = 0;
-	header_expand(s, header, sizeof(header));
+	header_expand(s->cfg->header, s->ep.client_ip, s->ep.local_ip, header,
+	    sizeof(header));
 	data_encoder_init(&enc, header);
 	data_decoder_init(&dec);
 	while (!data_done(&dec)) {
@@ -1243,43 +1154,82 @@ stream_message(struct session *s)
 }
 
 static void
-cmd_data(struct session *s, const char *verb, const char *args)
+run_filter(struct session *s)
 {
 	const struct config *cfg = s->cfg;
-	struct data_decoder dec;
-	char why[512], reply[REPLY_LINE_MAX];
-	bool named;
-	int err;
+	/* On the stack: packed, its strings touch a page or two of it. */
+	struct filter_env fe;
+	struct filter_result res;
+	bool file_mode = cfg->filter_type == FILTER_FILE;
 
-	(void)verb;
+	if (!file_mode && spool_create(&s->out, cfg->temp_directory, s->id,
+	    false) < 0) {
+		char detail[256];
+
+		snprintf(detail, sizeof(detail), "cannot create temp file in "
+		    "%s: %s", cfg->temp_directory, strerror(errno));
+		temp_failure(s, detail, -1);
+		return;
+	}
+	session_env(s, &fe);
+	session_move(s, EV_FILTER);
+	filter_run(cfg, fe.envp, file_mode ? -1 : s->msg.fd,
+	    file_mode ? NULL : &s->out, &s->filter_pgid, keepalive, s, &res);
+	if (!filter_passed(s, &res))
+		return;
+	if (file_mode)
+		forward_file(s, res.ms);
+	else
+		forward_output(s, res.ms);
+}
+
+/* Nothing to filter and nothing to judge after the end: stream. */
+static bool
+streamed(const struct session *s)
+{
+	const struct config *cfg = s->cfg;
+
+	return cfg->filter_type != FILTER_REJECT &&
+	    cfg->bare_newline == BARE_NEWLINE_NORMALIZE &&
+	    (cfg->filter_command[0] == '\0' ||
+	    (cfg->skip_authenticated && s->authenticated));
+}
+
+/* Whether DATA may start: refused (and told) without MAIL and RCPT. */
+static bool
+data_acceptable(struct session *s, const char *args)
+{
 	if (args[0] != '\0') {
 		say(s, "501 5.5.4 Syntax: DATA");
-		return;
+		return false;
 	}
 	if (!s->tx.mail_accepted) {
 		say(s, "503 5.5.1 Error: need MAIL command");
-		return;
+		return false;
 	}
 	if (s->tx.nrcpt == 0) {
 		say(s, "503 5.5.1 Error: need RCPT command");
-		return;
+		return false;
 	}
-	s->state = ST_DATA;
-	/* Nothing to filter and nothing to judge after the end: stream. */
-	if (cfg->filter_type != FILTER_REJECT &&
-	    cfg->bare_newline == BARE_NEWLINE_NORMALIZE &&
-	    (cfg->filter_command[0] == '\0' ||
-	    (cfg->skip_authenticated && s->authenticated))) {
-		stream_message(s);
-		return;
-	}
+	return true;
+}
+
+/* The temp file the message is spooled to; -1 (the client told) if none. */
+static int
+message_spool_open(struct session *s)
+{
+	const struct config *cfg = s->cfg;
+	char why[512];
+	bool named;
+	int err;
+
 	named = cfg->filter_type == FILTER_FILE &&
 	    cfg->filter_command[0] != '\0' &&
 	    !(cfg->skip_authenticated && s->authenticated);
 	if (spool_dir_check(cfg->temp_directory, why, sizeof(why)) < 0) {
 		log_msg(s->log, L_ERR, "%s", why);
 		say(s, "451 4.3.0 Error: cannot spool message, try again later");
-		return;
+		return -1;
 	}
 	if (spool_create(&s->msg, cfg->temp_directory, s->id, named) < 0) {
 		err = errno;
@@ -1290,28 +1240,43 @@ cmd_data(struct session *s, const char *verb, const char *args)
 		else
 			say(s, "451 4.3.0 Error: cannot spool message, try "
 			    "again later");
-		return;
+		return -1;
 	}
-	say(s, "354 End data with <CR><LF>.<CR><LF>");
-	s->message_open = true;
-	s->filter_ms = -1;
-	receive_body(s, &dec);
+	return 0;
+}
+
+/* Whether the received message is whole on disk and acceptable. */
+static bool
+message_spooled(struct session *s, const struct data_decoder *dec)
+{
+	int err;
+
 	if (spool_flush(&s->msg) < 0) {
 		err = errno;
 		log_msg(s->log, L_ERR, "writing temp file in %s: %s",
-		    cfg->temp_directory, strerror(err));
+		    s->cfg->temp_directory, strerror(err));
 		message_done(s, "tempfail", err == ENOSPC || err == EDQUOT ?
 		    "452 4.3.1 Error: insufficient system storage" :
 		    "451 4.3.0 Error: cannot spool message, try again later",
 		    strerror(err), -1, true);
-		return;
+		return false;
 	}
-	if (dec.bare_newline && cfg->bare_newline == BARE_NEWLINE_REJECT) {
+	if (dec->bare_newline && s->cfg->bare_newline == BARE_NEWLINE_REJECT) {
 		message_done(s, "rejected", "550 5.6.0 Error: bare CR or LF "
 		    "in message; lines must end in CRLF", "bare newline", -1,
 		    true);
-		return;
+		return false;
 	}
+	return true;
+}
+
+/* The spooled message: forwarded as it is, refused, or filtered. */
+static void
+deliver(struct session *s)
+{
+	const struct config *cfg = s->cfg;
+	char reply[REPLY_LINE_MAX];
+
 	if (cfg->skip_authenticated && s->authenticated) {
 		forward(s, s->msg.fd, -1);
 		return;
@@ -1332,6 +1297,29 @@ cmd_data(struct session *s, const char *verb, const char *args)
 	run_filter(s);
 }
 
+static void
+cmd_data(struct session *s, const char *verb, const char *args)
+{
+	struct data_decoder dec;
+
+	(void)verb;
+	if (!data_acceptable(s, args))
+		return;
+	session_move(s, EV_DATA);
+	if (streamed(s)) {
+		stream_message(s);
+		return;
+	}
+	if (message_spool_open(s) < 0)
+		return;
+	say(s, "354 End data with <CR><LF>.<CR><LF>");
+	s->message_open = true;
+	s->filter_ms = -1;
+	receive_body(s, &dec);
+	if (message_spooled(s, &dec))
+		deliver(s);
+}
+
 /* ---- the session loop ----------------------------------------------- */
 
 typedef void (*command_fn)(struct session *, const char *verb,
@@ -1346,25 +1334,26 @@ static const struct command {
 	const char *verb;
 	command_fn fn;
 	unsigned flags;
+	enum session_event on;	/* applied before fn runs */
 } commands[] = {
-	{ "HELO", cmd_helo, C_JUNK },
-	{ "EHLO", cmd_helo, C_JUNK },
-	{ "MAIL", cmd_mail, 0 },
-	{ "RCPT", cmd_rcpt, 0 },
-	{ "DATA", cmd_data, 0 },
-	{ "RSET", cmd_rset, C_JUNK },
-	{ "QUIT", cmd_quit, C_LOCAL },	/* carries no trust */
-	{ "NOOP", cmd_relay, C_JUNK },
-	{ "VRFY", cmd_relay, C_JUNK },
-	{ "EXPN", cmd_relay, C_JUNK },
-	{ "HELP", cmd_relay, C_JUNK },
-	{ "AUTH", cmd_auth, 0 },
-	{ "XFORWARD", cmd_xforward, 0 },
-	{ "XCLIENT", cmd_xclient, C_LOCAL },
-	{ "STARTTLS", cmd_unsupported, C_LOCAL },
-	{ "BDAT", cmd_bdat, C_LOCAL },
-	{ "XEXCH50", cmd_unsupported, C_LOCAL },
-	{ NULL, cmd_relay, C_JUNK },
+	{ "HELO", cmd_helo, C_JUNK, EV_HELO },
+	{ "EHLO", cmd_helo, C_JUNK, EV_HELO },
+	{ "MAIL", cmd_mail, 0, EV_MAIL },
+	{ "RCPT", cmd_rcpt, 0, EV_RCPT },
+	{ "DATA", cmd_data, 0, EV_NONE },	/* EV_DATA once accepted */
+	{ "RSET", cmd_rset, C_JUNK, EV_RSET },
+	{ "QUIT", cmd_quit, C_LOCAL, EV_QUIT },	/* carries no trust */
+	{ "NOOP", cmd_relay, C_JUNK, EV_RELAY },
+	{ "VRFY", cmd_relay, C_JUNK, EV_RELAY },
+	{ "EXPN", cmd_relay, C_JUNK, EV_RELAY },
+	{ "HELP", cmd_relay, C_JUNK, EV_RELAY },
+	{ "AUTH", cmd_auth, 0, EV_COMMAND },
+	{ "XFORWARD", cmd_xforward, 0, EV_COMMAND },
+	{ "XCLIENT", cmd_xclient, C_LOCAL, EV_NONE },
+	{ "STARTTLS", cmd_unsupported, C_LOCAL, EV_NONE },
+	{ "BDAT", cmd_bdat, C_LOCAL, EV_NONE },
+	{ "XEXCH50", cmd_unsupported, C_LOCAL, EV_NONE },
+	{ NULL, cmd_relay, C_JUNK, EV_RELAY },
 };
 
 static void
@@ -1421,8 +1410,7 @@ handle_command(struct session *s, size_t len)
 	if (s->cfg->xclient && !s->xclient_done && !(c->flags & C_LOCAL))
 		xclient_handshake(s, c->fn == cmd_helo ? args : "",
 		    strcasecmp(verb, "EHLO") == 0);
-	if (c->fn == cmd_relay && s->state != ST_MAIL && s->state != ST_RCPT)
-		s->state = ST_COMMAND;
+	session_move(s, c->on);
 	c->fn(s, verb, args);
 }
 
@@ -1433,7 +1421,7 @@ greet(struct session *s)
 	char first[REPLY_LINE_MAX];
 	int r;
 
-	s->state = ST_GREETING;
+	session_move(s, EV_GREETING);
 	if ((r = reply_read(&s->upstream, rp)) != IO_OK)
 		die_upstream(s, r);
 	if (rp->code == 220) {
@@ -1458,6 +1446,39 @@ greet(struct session *s)
 		    "with 421", s->server);
 }
 
+/* ---- the PROXY protocol header ---------------------------------------- */
+
+/*
+ * Takes the header a load balancer sends before anything else, and from
+ * then on names the client it gives (CLIENT, XCLIENT/XFORWARD, logs,
+ * Header). Only the text addresses change: ep.peer and ep.local stay the
+ * socket's, for the loopback OutAddress and TransparentProxy. Anything
+ * wrong ends the session before the greeting, with nothing sent.
+ */
+static void
+proxy_header(struct session *s)
+{
+	struct proxy_header h;
+	char why[256], conn[ADDR_TEXT_MAX];
+
+	if (!netlist_match(&s->cfg->proxy_hosts, s->ep.client_ip))
+		die(s, EXIT_SESSION_FAILED, NULL, "PROXY protocol: %s is not "
+		    "in ProxyProtocolHosts", s->ep.client_ip);
+	if (proxy_read(s->client_rfd, s->ep.is_socket, s->cfg->proxy_protocol,
+	    io_deadline(s->cfg->timeout * 1000), &h, why, sizeof(why)) < 0)
+		die(s, EXIT_SESSION_FAILED, NULL, "PROXY protocol: %s", why);
+	snprintf(conn, sizeof(conn), "%s", s->ep.client_ip);
+	if (!h.local) {
+		addr_to_text((struct sockaddr *)&h.src, s->ep.client_ip,
+		    sizeof(s->ep.client_ip));
+		addr_to_text((struct sockaddr *)&h.dst, s->ep.local_ip,
+		    sizeof(s->ep.local_ip));
+	}
+	log_msg(s->log, L_DEBUG, "PROXY v%d header from %s: client %s%s",
+	    h.version, conn, s->ep.client_ip, h.local ? " (the connection's "
+	    "own address: LOCAL/UNKNOWN)" : "");
+}
+
 void
 session_init(struct session *s, const struct config *cfg, struct logger *lg,
     int client_rfd, int client_wfd)
@@ -1469,6 +1490,7 @@ session_init(struct session *s, const struct config *cfg, struct logger *lg,
 	s->client_rfd = client_rfd;
 	s->client_wfd = client_wfd;
 	s->upstream_fd = -1;
+	/* From here on only session_move() changes it. */
 	s->state = ST_CONNECT;
 	s->filter_pgid = 0;
 	spool_init(&s->msg);
@@ -1484,8 +1506,10 @@ session_init(struct session *s, const struct config *cfg, struct logger *lg,
 		snprintf(s->hostname, sizeof(s->hostname), "localhost");
 	s->hostname[sizeof(s->hostname) - 1] = '\0';
 	endpoints_get(&s->ep, client_rfd);
-	s->xforward_ok = netlist_match(&cfg->xforward_hosts, s->ep.client_ip);
 	io_init(&s->client, client_rfd, client_wfd, cfg->timeout * 1000);
+	if (cfg->proxy_protocol != PROXY_OFF)
+		proxy_header(s);
+	s->xforward_ok = netlist_match(&cfg->xforward_hosts, s->ep.client_ip);
 }
 
 void

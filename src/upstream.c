@@ -2,6 +2,7 @@
  * upstream.c - client endpoints and the upstream connection.
  */
 #include "upstream.h"
+#include "outaddr.h"
 #include "io.h"
 
 #include <arpa/inet.h>
@@ -106,20 +107,6 @@ endpoints_get(struct endpoints *ep, int fd)
 	text_from_env(ep->local_ip, sizeof(ep->local_ip), "TCPLOCALIP");
 }
 
-static int
-parse_port(const char *s, in_port_t *port)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || n < 1 || n > 65535)
-		return -1;
-	*port = htons((in_port_t)n);
-	return 0;
-}
-
 static void
 sockaddr_set_port(struct sockaddr_storage *ss, in_port_t port)
 {
@@ -151,43 +138,38 @@ endpoint_text(const struct sockaddr *sa, char *buf, size_t len)
 		snprintf(buf, len, "%s:%u", ip, port);
 }
 
-/* Non-blocking connect bounded by timeout_ms; the fd stays non-blocking. */
+/*
+ * Full transparency: the server sees the client's address. The kernel
+ * allows IP_TRANSPARENT with CAP_NET_ADMIN or CAP_NET_RAW; the systemd
+ * drop-in grants the first.
+ */
 static int
-connect_one(const struct sockaddr *sa, socklen_t salen,
-    const struct sockaddr *from, socklen_t fromlen, long deadline,
-    char *why, size_t whylen)
+bind_from(int fd, const struct sockaddr *from, socklen_t fromlen, char *why,
+    size_t whylen)
 {
-	int fd, err = 0, one = 1, r;
+	int level = from->sa_family == AF_INET6 ? SOL_IPV6 : SOL_IP;
+	int opt = from->sa_family == AF_INET6 ? IPV6_TRANSPARENT :
+	    IP_TRANSPARENT;
+	int one = 1, e;
+
+	if (setsockopt(fd, level, opt, &one, sizeof(one)) == 0 &&
+	    bind(fd, from, fromlen) == 0)
+		return 0;
+	e = errno;
+	snprintf(why, whylen, "cannot connect from the client's address%s: %s",
+	    e == EPERM ? " (needs CAP_NET_ADMIN or CAP_NET_RAW)" : "",
+	    strerror(e));
+	return -1;
+}
+
+/* connect() on the non-blocking fd, waited for until deadline. */
+static int
+connect_wait(int fd, const struct sockaddr *sa, socklen_t salen,
+    long deadline, char *why, size_t whylen)
+{
+	int err = 0, r;
 	socklen_t elen = sizeof(err);
 
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0);
-	if (fd < 0) {
-		snprintf(why, whylen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	if (from != NULL) {
-		/* Full transparency: the server sees the client's address.
-		 * The kernel allows IP_TRANSPARENT with CAP_NET_ADMIN or
-		 * CAP_NET_RAW; the systemd drop-in grants the first. */
-		int level = from->sa_family == AF_INET6 ? SOL_IPV6 : SOL_IP;
-		int opt = from->sa_family == AF_INET6 ? IPV6_TRANSPARENT :
-		    IP_TRANSPARENT;
-
-		if (setsockopt(fd, level, opt, &one, sizeof(one)) < 0 ||
-		    bind(fd, from, fromlen) < 0) {
-			int e = errno;
-
-			snprintf(why, whylen, "cannot connect from the "
-			    "client's address%s: %s", e == EPERM ?
-			    " (needs CAP_NET_ADMIN or CAP_NET_RAW)" : "",
-			    strerror(e));
-			close(fd);
-			return -1;
-		}
-	}
-	if (sa->sa_family != AF_UNIX)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	/* A unix socket whose backlog is full says EAGAIN: the server is
 	 * busy, not gone. Nothing is queued, so try again (every 20 ms,
 	 * hearing signals) until the deadline. */
@@ -202,29 +184,51 @@ connect_one(const struct sockaddr *sa, socklen_t salen,
 			snprintf(why, whylen, "%s", r == IO_SIGNAL ?
 			    io_strstatus(r) : "connect timed out (the "
 			    "socket's backlog stayed full)");
-			close(fd);
 			return -1;
 		}
 	}
+	if (r == 0)
+		return 0;
+	if (errno != EINPROGRESS) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return -1;
+	}
+	r = io_wait_until(fd, POLLOUT, deadline);
 	if (r < 0) {
-		if (errno != EINPROGRESS) {
-			snprintf(why, whylen, "%s", strerror(errno));
-			close(fd);
-			return -1;
-		}
-		r = io_wait_until(fd, POLLOUT, deadline);
-		if (r < 0) {
-			snprintf(why, whylen, "%s", r == IO_TIMEOUT ?
-			    "connect timed out" : io_strstatus(r));
-			close(fd);
-			return -1;
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 ||
-		    err != 0) {
-			snprintf(why, whylen, "%s", strerror(err ? err : errno));
-			close(fd);
-			return -1;
-		}
+		snprintf(why, whylen, "%s", r == IO_TIMEOUT ?
+		    "connect timed out" : io_strstatus(r));
+		return -1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0) {
+		snprintf(why, whylen, "%s", strerror(err ? err : errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Non-blocking connect bounded by timeout_ms; the fd stays non-blocking. */
+static int
+connect_one(const struct sockaddr *sa, socklen_t salen,
+    const struct sockaddr *from, socklen_t fromlen, long deadline,
+    char *why, size_t whylen)
+{
+	int fd, one = 1;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0);
+	if (fd < 0) {
+		snprintf(why, whylen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (from != NULL && bind_from(fd, from, fromlen, why, whylen) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (sa->sa_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect_wait(fd, sa, salen, deadline, why, whylen) < 0) {
+		close(fd);
+		return -1;
 	}
 	return fd;
 }
@@ -398,72 +402,6 @@ connect_host_port(const char *host, const char *port, long deadline,
 	return fd;
 }
 
-static const char *
-port_check(const char *port)
-{
-	in_port_t p;
-
-	if (port[0] == '\0')
-		return "no port";
-	if (port[strspn(port, "0123456789")] == '\0')
-		return parse_port(port, &p) == 0 ? NULL : "port out of range";
-	if (strlen(port) >= sizeof(((struct out_address *)0)->port) ||
-	    getservbyname(port, "tcp") == NULL)
-		return "unknown port name";
-	return NULL;
-}
-
-const char *
-out_address_parse(const char *text, struct out_address *oa)
-{
-	const char *close, *colon, *bad;
-	size_t hostlen;
-
-	memset(oa, 0, sizeof(*oa));
-	if (text[0] == '/') {
-		if (strlen(text) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-			return "socket path too long";
-		oa->kind = OUT_UNIX;
-		snprintf(oa->host, sizeof(oa->host), "%s", text);
-		return NULL;
-	}
-	if (text[0] != '\0' && text[strspn(text, "0123456789")] == '\0') {
-		oa->kind = OUT_LOOPBACK;
-		snprintf(oa->port, sizeof(oa->port), "%s", text);
-		return port_check(text);
-	}
-	oa->kind = OUT_HOST;
-	if (text[0] == '[') {
-		close = strchr(text, ']');
-		if (close == NULL)
-			return "no closing ]";
-		if (close[1] != ':')
-			return "expected [address]:port";
-		if (close == text + 1)
-			return "empty address";
-		hostlen = (size_t)(close - text - 1);
-		colon = close + 1;
-	} else {
-		colon = strrchr(text, ':');
-		if (colon == NULL)
-			return "expected host:port, [address]:port, a port "
-			    "or an absolute socket path";
-		if (memchr(text, ':', (size_t)(colon - text)) != NULL)
-			return "an IPv6 address needs brackets: [address]:port";
-		if (colon == text)
-			return "empty host";
-		hostlen = (size_t)(colon - text);
-	}
-	if (hostlen >= sizeof(oa->host))
-		return "host too long";
-	memcpy(oa->host, text + (text[0] == '['), hostlen);
-	oa->host[hostlen] = '\0';
-	if ((bad = port_check(colon + 1)) != NULL)
-		return bad;
-	snprintf(oa->port, sizeof(oa->port), "%s", colon + 1);
-	return NULL;
-}
-
 int
 upstream_connect(const struct config *cfg, const struct endpoints *ep,
     int client_fd, int timeout_ms, char *server, size_t serverlen,
@@ -513,7 +451,7 @@ upstream_connect(const struct config *cfg, const struct endpoints *ep,
 		    ep->peer.ss_family != AF_INET6))
 			return connect_host_port(ep->client_ip, oa.port,
 			    deadline, server, serverlen, why, whylen);
-		(void)parse_port(oa.port, &port);
+		(void)out_port_parse(oa.port, &port);
 		memcpy(&dst, &ep->peer, ep->peer_len);
 		sockaddr_set_port(&dst, port);
 		endpoint_text((struct sockaddr *)&dst, server, serverlen);

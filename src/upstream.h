@@ -39,25 +39,6 @@ int	upstream_connect(const struct config *, const struct endpoints *,
 	    int client_fd, int timeout_ms, char *server, size_t serverlen,
 	    char *why, size_t whylen);
 
-/* What an OutAddress says, read once by the same rules everywhere. */
-enum out_kind {
-	OUT_UNIX,	/* /path/to/socket: in host */
-	OUT_LOOPBACK,	/* bare port: that port on the client's address */
-	OUT_HOST,	/* host:port or [v6]:port */
-};
-
-struct out_address {
-	enum out_kind kind;
-	char	host[CONFIG_VALUE_MAX];
-	char	port[32];	/* a number 1-65535 or a service name */
-};
-
-/*
- * Parses text as an OutAddress; returns NULL, or why it is none (for the
- * configuration check, which runs it on the value as written).
- */
-const char *out_address_parse(const char *text, struct out_address *);
-
 /* Formats an address as "ip" (IPv4-mapped shown as IPv4). */
 void	addr_to_text(const struct sockaddr *, char *buf, size_t len);
 

@@ -123,6 +123,8 @@ default_config_path() {
 	MaxLineLength: 2048
 	MaxErrors: 20
 	MaxJunkCommands: 100
+	ProxyProtocol: off
+	ProxyProtocolHosts: 127.0.0.0/8, ::1/128
 	EOF
 }
 
@@ -144,7 +146,9 @@ default_config_path() {
 		'MaxRecipients: 50' \
 		'MaxLineLength: 1000' \
 		'MaxErrors: 3' \
-		'MaxJunkCommands: 7'
+		'MaxJunkCommands: 7' \
+		'ProxyProtocol: v2' \
+		'ProxyProtocolHosts: 10.1.0.0/16, 2001:db8::/32'
 	check
 	[ "$status" -eq 0 ]
 	diff -u - <(settings) <<-'EOF'
@@ -167,6 +171,8 @@ default_config_path() {
 	MaxLineLength: 1000
 	MaxErrors: 3
 	MaxJunkCommands: 7
+	ProxyProtocol: v2
+	ProxyProtocolHosts: 10.1.0.0/16, 2001:db8::/32
 	EOF
 }
 
@@ -191,6 +197,27 @@ default_config_path() {
 	conf 'OutAddress: 127.0.0.1:25' 'AuthorizedXForwardHosts:'
 	check
 	grep -qx 'AuthorizedXForwardHosts: ' <<<"$output"
+}
+
+@test "ProxyProtocol takes off, v1, v2 and any; ProxyProtocolHosts a network list" {
+	for v in off v1 v2 any V2; do
+		conf 'OutAddress: 127.0.0.1:25' "ProxyProtocol: $v"
+		check
+		[ "$status" -eq 0 ]
+		grep -qx "ProxyProtocol: ${v,,}" <<<"$output"
+	done
+	for bad in 'ProxyProtocol: on' 'ProxyProtocol: v3' 'ProxyProtocol: ' \
+		'ProxyProtocolHosts: 10.0.0.0/33' 'ProxyProtocolHosts: lb.example.org'; do
+		conf 'OutAddress: 127.0.0.1:25' "$bad"
+		check
+		echo "$bad -> $status $stderr"
+		[ "$status" -eq 100 ]
+		grep -q "c.conf:2: ${bad%%:*}: " <<<"$stderr"
+	done
+	conf 'OutAddress: 127.0.0.1:25' 'ProxyProtocolHosts:'
+	check
+	[ "$status" -eq 0 ]
+	grep -qx 'ProxyProtocolHosts: ' <<<"$output"
 }
 
 @test "FilterType takes pipe, file and reject" {
