@@ -11,13 +11,19 @@ header_expand(const char *tmpl, const char *client_ip, const char *local_ip,
     char *out, size_t outlen)
 {
 	const char *h = tmpl;
-	char date[64];
+	char date[64] = "";
 	size_t o = 0;
-	time_t now = time(NULL);
 	struct tm tm;
 
-	localtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	/* Only when asked for: the time zone's code and file (localtime
+	 * reads /etc/localtime through stdio) cost every session about
+	 * 0.1 MiB of resident memory and several syscalls. */
+	if (strstr(tmpl, "%d") != NULL) {
+		time_t now = time(NULL);
+
+		localtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	}
 	/* Room is kept for the final CRLF and the NUL: a header cut short
 	 * must still end its line, or the terminator would join it. */
 	const size_t max = outlen - 3;
