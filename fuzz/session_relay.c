@@ -371,7 +371,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 static void
-setup(uint8_t flags, uint64_t h)
+setup(uint8_t flags, uint64_t hash)
 {
 	static const char *const headers[] = {
 		"",
@@ -403,8 +403,8 @@ setup(uint8_t flags, uint64_t h)
 	cfg.skip_authenticated = flags & 0x40;
 	/* No flag bit left: a quarter of the inputs (by their hash) get a
 	 * MaxMessageSize small enough for a fuzzed message to cross. */
-	if (h % 4 == 0)
-		cfg.max_message_size = 1 + (h >> 8) % 512;
+	if (hash % 4 == 0)
+		cfg.max_message_size = 1 + (hash >> 8) % 512;
 	FZ_CHECK(config_validate(&cfg, err, sizeof(err)) == 0, "%s", err);
 
 	memset(&lg, 0, sizeof(lg));
