@@ -280,3 +280,38 @@ sink_mails() { grep -c '^smtp-sink: MAIL' "$T/sink.log" || true; }
 	[ "$(aio_count)" -eq 0 ]
 	grep -q ' size=800 outcome=rejected' "$PROXY_LOG"
 }
+
+# --- Postfix: its SIZE n, and its bare SIZE (message_size_limit = 0) ---------
+
+@test "Postfix upstream: its SIZE 10240000 is kept under our default; its bare SIZE gets ours, or stands with 0" {
+	local v p used=" "
+	for v in PF_FRONT PF_FILTER PF_BACK PF_AQ_FRONT PF_AQ_FILTER PF_AQ_BACK \
+		PF_SIZE0; do
+		p=$(free_port)
+		while [[ $used == *" $p "* ]]; do p=$(free_port); done
+		used+="$p "
+		export "$v=$p"
+	done
+	PF_DIR=$T/pf
+	local_teardown() { "$BATS_TEST_DIRNAME/lib/postfix-down" "$PF_DIR"; }
+	"$BATS_TEST_DIRNAME/lib/postfix-up" "$PF_DIR"
+	# Straight to Postfix: what it offers.
+	printf 'EHLO client.test\r\nQUIT\r\n' | socat -t 20 - "TCP:127.0.0.1:$PF_SIZE0" |
+		tr -d '\r' >"$T/out"
+	[ "$(size_line)" = "SIZE" ]
+	write_conf "OutAddress: 127.0.0.1:$PF_BACK"
+	start_proxy
+	ehlo
+	[ "$(size_line)" = "SIZE 10240000" ]
+	stop_tracked
+	write_conf "OutAddress: 127.0.0.1:$PF_SIZE0" "MaxMessageSize: 1000"
+	start_proxy
+	ehlo
+	[ "$(size_line)" = "SIZE 1000" ]
+	[ "$(grep -ci '^250[- ]SIZE' "$T/out")" -eq 1 ]
+	stop_tracked
+	write_conf "OutAddress: 127.0.0.1:$PF_SIZE0" "MaxMessageSize: 0"
+	start_proxy
+	ehlo
+	[ "$(size_line)" = "SIZE" ]
+}
