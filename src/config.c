@@ -26,7 +26,7 @@ enum setting {
 	S_HEADER, S_KEEPALIVES, S_OUT_ADDRESS, S_SKIP, S_TEMP_DIRECTORY,
 	S_TIMEOUT, S_TRANSPARENT_PROXY, S_USER, S_XCLIENT, S_BARE_NEWLINE,
 	S_XFORWARD_HOSTS, S_MAX_RECIPIENTS, S_MAX_LINE_LENGTH, S_MAX_ERRORS,
-	S_MAX_JUNK_COMMANDS, S_PROXY_PROTOCOL, S_PROXY_HOSTS,
+	S_MAX_JUNK_COMMANDS, S_MAX_MESSAGE_SIZE, S_PROXY_PROTOCOL, S_PROXY_HOSTS,
 	S_LISTEN, S_MAX_CONNECTIONS, S_PID_FILE,
 	S_COUNT
 };
@@ -51,6 +51,7 @@ static const char *const setting_names[S_COUNT] = {
 	[S_MAX_LINE_LENGTH] = "MaxLineLength",
 	[S_MAX_ERRORS] = "MaxErrors",
 	[S_MAX_JUNK_COMMANDS] = "MaxJunkCommands",
+	[S_MAX_MESSAGE_SIZE] = "MaxMessageSize",
 	[S_PROXY_PROTOCOL] = "ProxyProtocol",
 	[S_PROXY_HOSTS] = "ProxyProtocolHosts",
 	[S_LISTEN] = "Listen",
@@ -88,6 +89,11 @@ config_defaults(struct config *cfg)
 	cfg->max_line_length = 2048;
 	cfg->max_errors = 20;
 	cfg->max_junk_commands = 100;
+	/* Not Postfix's message_size_limit (10240000): the upstream says
+	 * its own limit and we advertise the smaller. Ours bounds what one
+	 * session may spool to TempDirectory; 50 MiB is above what the big
+	 * providers accept, so it refuses nothing they would take. */
+	cfg->max_message_size = 52428800;
 	cfg->proxy_protocol = PROXY_OFF;
 	(void)netlist_parse("127.0.0.0/8, ::1", &cfg->proxy_hosts);
 }
@@ -128,6 +134,23 @@ parse_count(const char *v, unsigned min, unsigned max, unsigned *out)
 	    n > (long)max)
 		return -1;
 	*out = (unsigned)n;
+	return 0;
+}
+
+/* A byte count: digits only, min to max. */
+static int
+parse_bytes(const char *v, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	unsigned long long n;
+
+	if (*v < '0' || *v > '9')
+		return -1;	/* strtoull would take "-1" and " 1" */
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n > max)
+		return -1;
+	*out = n;
 	return 0;
 }
 
@@ -280,6 +303,9 @@ apply_number(struct config *cfg, enum setting s, const char *v)
 	case S_MAX_JUNK_COMMANDS:
 		return parse_count(v, 1, 100000, &cfg->max_junk_commands) ?
 		    count : NULL;
+	case S_MAX_MESSAGE_SIZE:
+		return parse_bytes(v, MESSAGE_SIZE_MAX, &cfg->max_message_size) ?
+		    "expected bytes (0-1099511627776, 0 = no limit)" : NULL;
 	default:
 		return "internal error";
 	}
@@ -364,6 +390,7 @@ apply_setting(struct config *cfg, enum setting s, const char *v)
 	case S_MAX_LINE_LENGTH:
 	case S_MAX_ERRORS:
 	case S_MAX_JUNK_COMMANDS:
+	case S_MAX_MESSAGE_SIZE:
 		return apply_number(cfg, s, v);
 	case S_FILTER_TYPE:
 	case S_SKIP:
@@ -570,6 +597,7 @@ config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "MaxLineLength: %u\n", cfg->max_line_length);
 	fprintf(out, "MaxErrors: %u\n", cfg->max_errors);
 	fprintf(out, "MaxJunkCommands: %u\n", cfg->max_junk_commands);
+	fprintf(out, "MaxMessageSize: %llu\n", cfg->max_message_size);
 	fprintf(out, "ProxyProtocol: %s\n", pp[cfg->proxy_protocol]);
 	netlist_format(&cfg->proxy_hosts, nets, sizeof(nets));
 	fprintf(out, "ProxyProtocolHosts: %s\n", nets);

@@ -18,6 +18,7 @@
  * of the upper bound. */
 #define LINE_LENGTH_MIN 512	/* RFC 5321 4.5.3.1.4 */
 #define LINE_LENGTH_MAX 8192
+#define MESSAGE_SIZE_MAX 1099511627776ULL	/* 1 TiB: more is a typo */
 
 enum filter_type {
 	FILTER_PIPE,
@@ -61,6 +62,9 @@ struct config {
 	unsigned max_line_length;	/* a command line, CRLF included */
 	unsigned max_errors;		/* 4xx/5xx replies before we hang up */
 	unsigned max_junk_commands;	/* commands between deliveries */
+	/* Bytes of one message as the client sends it (RFC 1870), 0 = no
+	 * limit of our own. */
+	unsigned long long max_message_size;
 	char	ignored[128];	/* daemon settings of 1.10 that were given */
 };
 

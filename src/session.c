@@ -544,6 +544,35 @@ xclient_handshake(struct session *s, const char *helo, bool esmtp)
 		    rp->text[0]);
 }
 
+/*
+ * RFC 1870: the SIZE we offer is the smaller of ours and the upstream's.
+ * An upstream "SIZE" with no number or "SIZE 0" (no fixed limit), or none
+ * at all, leaves ours; without a limit of our own its line stands as it is.
+ */
+static void
+advertise_size(const struct session *s, struct reply *rp)
+{
+	unsigned long long ours = s->cfg->max_message_size, theirs = 0;
+	const char *v;
+	int k;
+
+	if (ours == 0)
+		return;
+	if ((k = reply_find_keyword(rp, "SIZE")) > 0) {
+		v = rp->text[k] + strlen("SIZE");
+		v += strspn(v, " ");
+		if (*v >= '0' && *v <= '9')
+			theirs = strtoull(v, NULL, 10);	/* ERANGE: huge */
+		if (theirs != 0 && theirs <= ours)
+			return;
+	} else if (rp->nlines < REPLY_LINES_MAX) {
+		k = rp->nlines++;
+	} else {
+		return;	/* no room: unadvertised, the limit still holds */
+	}
+	snprintf(rp->text[k], REPLY_LINE_MAX, "SIZE %llu", ours);
+}
+
 static void
 cmd_helo(struct session *s, const char *verb, const char *args)
 {
@@ -571,8 +600,47 @@ cmd_helo(struct session *s, const char *verb, const char *args)
 		for (k = rp->nlines - 1; esmtp && k > 0; k--)
 			if (rp->text[k][0] == '\0')
 				reply_remove_line(rp, k);
+		if (esmtp)
+			advertise_size(s, rp);
 	}
 	say_reply(s, rp);
+}
+
+/*
+ * MAIL's SIZE=n (RFC 1870 6: 1*20DIGIT): 0 if absent or within the
+ * limit, else the refusal has been said.
+ */
+static int
+declared_size_refused(struct session *s, const struct esmtp_args *a)
+{
+	const struct esmtp_param *p = esmtp_param(a, "SIZE");
+	unsigned long long n = 0, limit = s->cfg->max_message_size;
+	size_t i;
+
+	if (p == NULL)
+		return 0;
+	if (p->value == NULL || p->vlen == 0 || p->vlen > 20) {
+		refuse(s, "a malformed SIZE", "501 5.5.4 Bad message size "
+		    "syntax");
+		return -1;
+	}
+	for (i = 0; i < p->vlen; i++) {
+		unsigned d = (unsigned)(p->value[i] - '0');
+
+		if (d > 9) {
+			refuse(s, "a malformed SIZE", "501 5.5.4 Bad message "
+			    "size syntax");
+			return -1;
+		}
+		/* 20 digits may not fit: saturate, it is over any limit. */
+		n = n > (~0ULL - d) / 10 ? ~0ULL : n * 10 + d;
+	}
+	if (limit != 0 && n > limit) {
+		refuse(s, "a SIZE over MaxMessageSize", "552 5.3.4 Error: "
+		    "message size exceeds fixed limit");
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -594,6 +662,8 @@ cmd_mail(struct session *s, const char *verb, const char *args)
 		say(s, "504 5.5.4 BINARYMIME is not supported");
 		return;
 	}
+	if (declared_size_refused(s, &a) < 0)
+		return;
 	rp = relay_command(s, 0);
 	if (rp->code / 100 == 2) {
 		tx_reset(&s->tx);
@@ -780,13 +850,26 @@ cmd_unsupported(struct session *s, const char *verb, const char *args)
 
 /* ---- DATA ------------------------------------------------------------ */
 
-/* Reads the body into s->msg until CRLF.CRLF. Dies if the client goes. */
-static void
+/* Whether a message of size bytes is over MaxMessageSize. */
+static bool
+oversized(const struct session *s, unsigned long long size)
+{
+	return s->cfg->max_message_size != 0 &&
+	    size > s->cfg->max_message_size;
+}
+
+/*
+ * Reads the body into s->msg until CRLF.CRLF; returns its size. Past
+ * MaxMessageSize the rest is read to its end and counted, not spooled.
+ * Dies if the client goes.
+ */
+static unsigned long long
 receive_body(struct session *s, struct data_decoder *dec)
 {
 	unsigned char out[DATA_DECODE_ROOM(IO_BUFSIZE / 4)];
+	unsigned long long got = 0, limit = s->cfg->max_message_size;
 	const unsigned char *p;
-	size_t n, used, olen;
+	size_t n, used, olen, keep;
 	int r;
 
 	data_decoder_init(dec);
@@ -797,8 +880,13 @@ receive_body(struct session *s, struct data_decoder *dec)
 			n = IO_BUFSIZE / 4;
 		used = data_decode(dec, p, n, out, &olen);
 		io_consume(&s->client, used);
-		spool_put(&s->msg, out, olen);
+		keep = olen;
+		if (oversized(s, got + olen))
+			keep = got >= limit ? 0 : (size_t)(limit - got);
+		spool_put(&s->msg, out, keep);
+		got += olen;
 	}
+	return got;
 }
 
 /* RSET after the client has had its reply: a failure is for later. */
@@ -868,6 +956,19 @@ message_done(struct session *s, const char *outcome, const char *reply,
     const char *detail, long filter_ms, bool rset)
 {
 	message_done_full(s, outcome, reply, NULL, detail, filter_ms, rset);
+}
+
+/* The reply and log line of a message over MaxMessageSize. */
+static void
+message_too_big(struct session *s, unsigned long long size, bool rset)
+{
+	char detail[128];
+
+	s->msg.size = (off_t)size;	/* the log says what was sent */
+	snprintf(detail, sizeof(detail), "message size %llu exceeds "
+	    "MaxMessageSize %llu", size, s->cfg->max_message_size);
+	message_done(s, "rejected", "552 5.3.4 Error: message size exceeds "
+	    "fixed limit", detail, -1, rset);
 }
 
 static const char *
@@ -1113,12 +1214,17 @@ forward_file(struct session *s, long filter_ms)
  * client's DATA, and its end-of-data reply the client's end of data, so the
  * client gets 250 only when the upstream took the whole message. If either
  * side fails mid-message no terminator is sent: the upstream discards it.
+ * So it is with a message that grows past MaxMessageSize: forwarding
+ * stops, the rest is read, the client gets 552 and the upstream, which
+ * can be told to discard a message only by losing it, is dropped: the
+ * next command gets 421.
  */
 static void
 stream_message(struct session *s)
 {
 	unsigned char out[DATA_DECODE_ROOM(IO_BUFSIZE / 4)];
-	char header[CONFIG_VALUE_MAX * 2];
+	char header[CONFIG_VALUE_MAX * 2], gone[256];
+	unsigned long long got = 0;
 	struct data_decoder dec;
 	struct data_encoder enc;
 	const unsigned char *p;
@@ -1143,10 +1249,22 @@ stream_message(struct session *s)
 			n = IO_BUFSIZE / 4;
 		used = data_decode(&dec, p, n, out, &olen);
 		io_consume(&s->client, used);
-		s->msg.size += (off_t)olen;
+		got += olen;
+		if (oversized(s, got))
+			continue;	/* read to its end, never forwarded */
+		s->msg.size = (off_t)got;
 		if ((r = data_encode_chunk(&enc, &s->upstream, out, olen)) !=
 		    IO_OK)
 			die_upstream(s, r);
+	}
+	if (oversized(s, got)) {
+		snprintf(gone, sizeof(gone), "421 4.3.0 %s Error: upstream "
+		    "connection closed after an oversized message, closing "
+		    "connection", s->hostname);
+		message_too_big(s, got, false);
+		upstream_drop(s, gone, "a message over MaxMessageSize was cut "
+		    "off mid-DATA");
+		return;
 	}
 	if ((r = data_encode_end(&enc, &s->upstream)) != IO_OK)
 		die_upstream(s, r);
@@ -1245,12 +1363,20 @@ message_spool_open(struct session *s)
 	return 0;
 }
 
-/* Whether the received message is whole on disk and acceptable. */
+/*
+ * Whether the received message (size bytes) is whole on disk and
+ * acceptable.
+ */
 static bool
-message_spooled(struct session *s, const struct data_decoder *dec)
+message_spooled(struct session *s, const struct data_decoder *dec,
+    unsigned long long size)
 {
 	int err;
 
+	if (oversized(s, size)) {
+		message_too_big(s, size, true);
+		return false;
+	}
 	if (spool_flush(&s->msg) < 0) {
 		err = errno;
 		log_msg(s->log, L_ERR, "writing temp file in %s: %s",
@@ -1301,6 +1427,7 @@ static void
 cmd_data(struct session *s, const char *verb, const char *args)
 {
 	struct data_decoder dec;
+	unsigned long long size;
 
 	(void)verb;
 	if (!data_acceptable(s, args))
@@ -1315,8 +1442,8 @@ cmd_data(struct session *s, const char *verb, const char *args)
 	say(s, "354 End data with <CR><LF>.<CR><LF>");
 	s->message_open = true;
 	s->filter_ms = -1;
-	receive_body(s, &dec);
-	if (message_spooled(s, &dec))
+	size = receive_body(s, &dec);
+	if (message_spooled(s, &dec, size))
 		deliver(s);
 }
 

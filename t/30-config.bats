@@ -123,6 +123,7 @@ default_config_path() {
 	MaxLineLength: 2048
 	MaxErrors: 20
 	MaxJunkCommands: 100
+	MaxMessageSize: 52428800
 	ProxyProtocol: off
 	ProxyProtocolHosts: 127.0.0.0/8, ::1/128
 	EOF
@@ -147,6 +148,7 @@ default_config_path() {
 		'MaxLineLength: 1000' \
 		'MaxErrors: 3' \
 		'MaxJunkCommands: 7' \
+		'MaxMessageSize: 0' \
 		'ProxyProtocol: v2' \
 		'ProxyProtocolHosts: 10.1.0.0/16, 2001:db8::/32'
 	check
@@ -171,6 +173,7 @@ default_config_path() {
 	MaxLineLength: 1000
 	MaxErrors: 3
 	MaxJunkCommands: 7
+	MaxMessageSize: 0
 	ProxyProtocol: v2
 	ProxyProtocolHosts: 10.1.0.0/16, 2001:db8::/32
 	EOF
@@ -180,7 +183,9 @@ default_config_path() {
 	for bad in 'MaxRecipients: 0' 'MaxRecipients: 100001' 'MaxLineLength: 511' \
 		'MaxLineLength: 8193' 'MaxErrors: 0' 'MaxJunkCommands: 0' \
 		'MaxErrors: many' 'AuthorizedXForwardHosts: 10.0.0.0/33' \
-		'AuthorizedXForwardHosts: example.org' 'AuthorizedXForwardHosts: ::1/129'; do
+		'AuthorizedXForwardHosts: example.org' 'AuthorizedXForwardHosts: ::1/129' \
+		'MaxMessageSize: -1' 'MaxMessageSize: 1099511627777' 'MaxMessageSize: 10M' \
+		'MaxMessageSize: 18446744073709551616' 'MaxMessageSize: +5'; do
 		conf 'OutAddress: 127.0.0.1:25' "$bad"
 		check
 		echo "$bad -> $status $stderr"
@@ -188,7 +193,8 @@ default_config_path() {
 		grep -q "c.conf:2: ${bad%%:*}: " <<<"$stderr"
 	done
 	for good in 'MaxRecipients: 1' 'MaxRecipients: 100000' 'MaxLineLength: 512' \
-		'MaxLineLength: 8192' 'AuthorizedXForwardHosts: ' 'MaxErrors: 1'; do
+		'MaxLineLength: 8192' 'AuthorizedXForwardHosts: ' 'MaxErrors: 1' \
+		'MaxMessageSize: 0' 'MaxMessageSize: 1' 'MaxMessageSize: 1099511627776'; do
 		conf 'OutAddress: 127.0.0.1:25' "$good"
 		check
 		echo "$good -> $status $stderr"
