@@ -217,6 +217,12 @@ io_pending(const struct io *io)
 	return io->rpos < io->rlen;
 }
 
+bool
+io_line_pending(const struct io *io)
+{
+	return memchr(io->rbuf + io->rpos, '\n', io->rlen - io->rpos) != NULL;
+}
+
 int
 io_write(struct io *io, const void *buf, size_t n)
 {

@@ -63,6 +63,8 @@ int	io_peek(struct io *, const unsigned char **p, size_t *n);
 void	io_consume(struct io *, size_t n);
 /* True when input is already buffered (the peer pipelined). */
 bool	io_pending(const struct io *);
+/* True when a whole line is already buffered: reading it will not wait. */
+bool	io_line_pending(const struct io *);
 int	io_write(struct io *, const void *, size_t);
 int	io_puts(struct io *, const char *);
 int	io_flush(struct io *);

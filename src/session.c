@@ -102,9 +102,12 @@ session_move(struct session *s, enum session_event ev)
 		s->state = t->to;
 }
 
-/* Extensions we cannot carry through; removed from the EHLO reply. */
+/*
+ * Extensions we cannot carry through; removed from the EHLO reply.
+ * PIPELINING is carried when the upstream offers it (cmd_helo()).
+ */
 static const char *const stripped_extensions[] = {
-	"PIPELINING", "STARTTLS", "CHUNKING", "BINARYMIME", "CHECKPOINT",
+	"STARTTLS", "CHUNKING", "BINARYMIME", "CHECKPOINT",
 	"XCLIENT", "XEXCH50",
 };
 
@@ -228,6 +231,8 @@ session_abort(struct session *s, const char *why)
 
 /* ---- replies to the client, commands to the upstream ---------------- */
 
+static void pipeline_drain(struct session *);
+
 /*
  * Own refusals are logged with why, the first few of a session: a client
  * sending nothing else must not be able to flood the log.
@@ -255,6 +260,7 @@ say_line(struct session *s, const char *why, bool counted, const char *text)
 	char line[REPLY_LINE_MAX + 16], what[64];
 	int n, r;
 
+	pipeline_drain(s);	/* earlier commands' replies come first */
 	n = snprintf(line, sizeof(line) - 2, "%s", text);
 	if (n < 0 || n >= (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 3;
@@ -381,13 +387,12 @@ upstream_send(struct session *s, const char *line)
 		die_upstream(s, r);
 }
 
-/* Sends line upstream and reads its reply into s->reply. */
+/* Reads the upstream's next reply into s->reply; a 421 ends the session. */
 static struct reply *
-upstream_command(struct session *s, const char *line)
+upstream_reply(struct session *s)
 {
 	int r;
 
-	upstream_send(s, line);
 	if ((r = reply_read(&s->upstream, &s->reply)) != IO_OK)
 		die_upstream(s, r);
 	if (s->reply.code == 421)
@@ -395,25 +400,42 @@ upstream_command(struct session *s, const char *line)
 	return &s->reply;
 }
 
+/* Sends line upstream and reads its reply into s->reply. */
+static struct reply *
+upstream_command(struct session *s, const char *line)
+{
+	upstream_send(s, line);
+	return upstream_reply(s);
+}
+
 /*
- * Relays the client's command line. A 3xx reply means the upstream now
+ * A 3xx reply to a relayed command (what: its line) means the upstream now
  * waits for input (data?) that we would not recognise as such, so the two
  * sides could disagree about what is a command: stop instead. allow is the
  * one 3xx the command may get (334 for AUTH), or 0.
  */
-static struct reply *
-relay_command(struct session *s, int allow)
+static void
+no_surprise_3xx(struct session *s, const struct reply *rp, int allow,
+    const char *what)
 {
-	struct reply *rp = upstream_command(s, s->line);
 	char reply[256];
 
 	if (rp->code / 100 == 3 && rp->code != allow) {
 		snprintf(reply, sizeof(reply), "421 4.3.0 %s Error: upstream "
 		    "server misbehaved", s->hostname);
 		die(s, EXIT_SESSION_FAILED, reply, "upstream %s answered %.*s "
-		    "with %d", s->server, (int)strcspn(s->line, " \t"),
-		    s->line, rp->code);
+		    "with %d", s->server, (int)strcspn(what, " \t"), what,
+		    rp->code);
 	}
+}
+
+/* Relays the client's command line and reads the reply. */
+static struct reply *
+relay_command(struct session *s, int allow)
+{
+	struct reply *rp = upstream_command(s, s->line);
+
+	no_surprise_3xx(s, rp, allow, s->line);
 	return rp;
 }
 
@@ -583,6 +605,9 @@ cmd_helo(struct session *s, const char *verb, const char *args)
 
 	rp = relay_command(s, 0);
 	if (rp->code == 250) {
+		/* Carried through only when the upstream offers it. */
+		s->pipelining = esmtp && reply_find_keyword(rp, "PIPELINING") >
+		    0;
 		snprintf(s->helo, sizeof(s->helo), "%s", args);
 		tx_reset(&s->tx);
 		forward_info_reset(s);
@@ -643,12 +668,93 @@ declared_size_refused(struct session *s, const struct esmtp_args *a)
 	return 0;
 }
 
+/* ---- pipelining (RFC 2920) ------------------------------------------- */
+
+/* MAIL's reply: a 2xx starts the transaction. */
+static void
+mail_done(struct session *s, const char *sender, const struct reply *rp)
+{
+	if (rp->code / 100 == 2) {
+		tx_reset(&s->tx);
+		s->tx.mail_accepted = true;
+		snprintf(s->tx.sender, sizeof(s->tx.sender), "%s", sender);
+	}
+	say_reply(s, rp);
+}
+
+/* RCPT's reply: a 2xx adds the recipient (len bytes) to the list. */
+static void
+rcpt_done(struct session *s, const char *rcpt, size_t len,
+    const struct reply *rp)
+{
+	struct transaction *tx = &s->tx;
+
+	if (rp->code / 100 == 2 && tx->mail_accepted) {
+		char *dst = tx->rcpt_env + strlen(RCPT_ENV_PREFIX) + tx->rcpt_len;
+
+		if (tx->nrcpt > 0) {
+			*dst++ = '\n';
+			tx->rcpt_len++;
+		}
+		memcpy(dst, rcpt, len + 1);
+		tx->rcpt_len += len;
+		tx->nrcpt++;
+	}
+	say_reply(s, rp);
+}
+
+/*
+ * Reads the replies owed to the MAIL and RCPT sent ahead, in order, and
+ * completes each: one reply per command, relayed as it comes. A 421 ends
+ * the session there (upstream_reply()); the later commands get no reply.
+ */
+static void
+pipeline_drain(struct session *s)
+{
+	unsigned i, n = s->npending;
+	const struct pending *p;
+	struct reply *rp;
+
+	s->npending = 0;	/* a reply said while completing owes nothing */
+	for (i = 0; i < n; i++) {
+		p = &s->pending[i];
+		rp = upstream_reply(s);
+		no_surprise_3xx(s, rp, 0, p->kind == PEND_MAIL ? "MAIL" :
+		    "RCPT");
+		if (p->kind == PEND_MAIL)
+			mail_done(s, p->addr, rp);
+		else
+			rcpt_done(s, p->addr, p->len, rp);
+	}
+}
+
+/*
+ * Sends the client's MAIL or RCPT (s->line) upstream. Its reply is read at
+ * once unless the upstream offered PIPELINING and the client's next command
+ * is already here (RFC 2920 3.1): then it waits its turn, and the batch
+ * leaves in one write when the replies are read.
+ */
+static void
+send_ahead(struct session *s, enum pending_kind kind, const char *addr,
+    size_t len)
+{
+	struct pending *p = &s->pending[s->npending++];
+
+	p->kind = kind;
+	p->len = len < sizeof(p->addr) ? len : sizeof(p->addr) - 1;
+	memcpy(p->addr, addr, p->len);
+	p->addr[p->len] = '\0';
+	upstream_send(s, s->line);
+	if (!s->pipelining || !io_line_pending(&s->client) ||
+	    s->npending == PIPELINE_MAX)
+		pipeline_drain(s);
+}
+
 static void
 cmd_mail(struct session *s, const char *verb, const char *args)
 {
 	char sender[PATH_ADDR_MAX];
 	struct esmtp_args a;
-	struct reply *rp;
 	const char *bad;
 
 	(void)verb;
@@ -664,13 +770,7 @@ cmd_mail(struct session *s, const char *verb, const char *args)
 	}
 	if (declared_size_refused(s, &a) < 0)
 		return;
-	rp = relay_command(s, 0);
-	if (rp->code / 100 == 2) {
-		tx_reset(&s->tx);
-		s->tx.mail_accepted = true;
-		snprintf(s->tx.sender, sizeof(s->tx.sender), "%s", sender);
-	}
-	say_reply(s, rp);
+	send_ahead(s, PEND_MAIL, sender, strlen(sender));
 }
 
 static void
@@ -679,7 +779,6 @@ cmd_rcpt(struct session *s, const char *verb, const char *args)
 	char rcpt[PATH_ADDR_MAX];
 	struct transaction *tx = &s->tx;
 	struct esmtp_args a;
-	struct reply *rp;
 	const char *bad;
 	size_t len;
 
@@ -691,6 +790,12 @@ cmd_rcpt(struct session *s, const char *verb, const char *args)
 		return;
 	}
 	len = a.addrlen;
+	/* The limits count what the upstream accepted: when one could
+	 * apply, the replies owed are read first. */
+	if (tx->nrcpt + s->npending >= s->cfg->max_recipients ||
+	    tx->rcpt_len + s->npending * (size_t)PATH_ADDR_MAX + len + 1 >
+	    RCPT_BYTES_MAX)
+		pipeline_drain(s);
 	if (tx->mail_accepted && tx->nrcpt >= s->cfg->max_recipients) {
 		/* RFC 5321 4.5.3.1.10; like Postfix's recipient overshoot,
 		 * not counted as an error: the client may go on trying. */
@@ -710,19 +815,7 @@ cmd_rcpt(struct session *s, const char *verb, const char *args)
 		say_uncounted(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
-	rp = relay_command(s, 0);
-	if (rp->code / 100 == 2 && tx->mail_accepted) {
-		char *dst = tx->rcpt_env + strlen(RCPT_ENV_PREFIX) + tx->rcpt_len;
-
-		if (tx->nrcpt > 0) {
-			*dst++ = '\n';
-			tx->rcpt_len++;
-		}
-		memcpy(dst, rcpt, len + 1);
-		tx->rcpt_len += len;
-		tx->nrcpt++;
-	}
-	say_reply(s, rp);
+	send_ahead(s, PEND_RCPT, rcpt, len);
 }
 
 static void
@@ -1456,6 +1549,9 @@ typedef void (*command_fn)(struct session *, const char *verb,
 #define C_LOCAL	0x1
 /* Counted towards MaxJunkCommands: moves no mail forward. */
 #define C_JUNK	0x2
+/* May be sent upstream before the replies owed are read (RFC 2920);
+ * any other command is a synchronisation point. */
+#define C_PIPE	0x4
 
 static const struct command {
 	const char *verb;
@@ -1465,8 +1561,8 @@ static const struct command {
 } commands[] = {
 	{ "HELO", cmd_helo, C_JUNK, EV_HELO },
 	{ "EHLO", cmd_helo, C_JUNK, EV_HELO },
-	{ "MAIL", cmd_mail, 0, EV_MAIL },
-	{ "RCPT", cmd_rcpt, 0, EV_RCPT },
+	{ "MAIL", cmd_mail, C_PIPE, EV_MAIL },
+	{ "RCPT", cmd_rcpt, C_PIPE, EV_RCPT },
 	{ "DATA", cmd_data, 0, EV_NONE },	/* EV_DATA once accepted */
 	{ "RSET", cmd_rset, C_JUNK, EV_RSET },
 	{ "QUIT", cmd_quit, C_LOCAL, EV_QUIT },	/* carries no trust */
@@ -1492,6 +1588,9 @@ handle_command(struct session *s, size_t len)
 	size_t vlen;
 
 	verb[0] = '\0';
+	/* Replies owed could reach MaxErrors: count them first. */
+	if (s->errors + s->npending >= s->cfg->max_errors)
+		pipeline_drain(s);
 	if (s->errors >= s->cfg->max_errors) {
 		/* Postfix's smtpd_hard_error_limit. */
 		snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many "
@@ -1520,6 +1619,8 @@ handle_command(struct session *s, size_t len)
 	for (c = commands; c->verb != NULL; c++)
 		if (strcasecmp(c->verb, verb) == 0)
 			break;
+	if (!(c->flags & C_PIPE))
+		pipeline_drain(s);
 	if (s->upstream_gone) {
 		if (c->fn == cmd_quit) {
 			say(s, "221 2.0.0 Bye");
@@ -1617,6 +1718,8 @@ session_init(struct session *s, const struct config *cfg, struct logger *lg,
 	s->client_rfd = client_rfd;
 	s->client_wfd = client_wfd;
 	s->upstream_fd = -1;
+	s->pipelining = false;
+	s->npending = 0;
 	/* From here on only session_move() changes it. */
 	s->state = ST_CONNECT;
 	s->filter_pgid = 0;
@@ -1671,6 +1774,9 @@ session_run(struct session *s)
 
 	greet(s);
 	for (;;) {
+		/* Never wait for the client while it is owed replies. */
+		if (!io_line_pending(&s->client))
+			pipeline_drain(s);
 		r = io_getline(&s->client, s->line, s->cfg->max_line_length,
 		    &len, &bare);
 		if (r == IO_TOOLONG) {
