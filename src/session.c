@@ -780,7 +780,8 @@ cmd_rcpt(struct session *s, const char *verb, const char *args)
 	struct transaction *tx = &s->tx;
 	struct esmtp_args a;
 	const char *bad;
-	size_t len;
+	size_t len, owed_len = 0;
+	unsigned i, owed = 0;
 
 	(void)verb;
 	if ((bad = esmtp_parse(args, "TO:", false, rcpt, sizeof(rcpt), &a)) !=
@@ -791,10 +792,15 @@ cmd_rcpt(struct session *s, const char *verb, const char *args)
 	}
 	len = a.addrlen;
 	/* The limits count what the upstream accepted: when one could
-	 * apply, the replies owed are read first. */
-	if (tx->nrcpt + s->npending >= s->cfg->max_recipients ||
-	    tx->rcpt_len + s->npending * (size_t)PATH_ADDR_MAX + len + 1 >
-	    RCPT_BYTES_MAX)
+	 * apply to the RCPTs still owed a reply, those replies are read
+	 * first, so a RCPT refused here never goes upstream. */
+	for (i = 0; i < s->npending; i++)
+		if (s->pending[i].kind == PEND_RCPT) {
+			owed++;
+			owed_len += s->pending[i].len + 1;
+		}
+	if (tx->nrcpt + owed >= s->cfg->max_recipients ||
+	    tx->rcpt_len + owed_len + len + 1 > RCPT_BYTES_MAX)
 		pipeline_drain(s);
 	if (tx->mail_accepted && tx->nrcpt >= s->cfg->max_recipients) {
 		/* RFC 5321 4.5.3.1.10; like Postfix's recipient overshoot,
