@@ -1203,18 +1203,16 @@ keepalive(void *arg)
 
 	if (s->upstream_lost)
 		return;
-	if ((r = io_puts(&s->upstream, "NOOP\r\n")) != IO_OK ||
-	    (r = reply_read(&s->upstream, &s->reply)) != IO_OK ||
-	    (r = s->reply.code == 421 ? IO_EOF : IO_OK) != IO_OK) {
-		/* A signal ends the filter's wait, which reports it as one;
-		 * the upstream is not lost for it. */
-		if (r == IO_SIGNAL)
-			return;
-		log_msg(s->log, L_WARNING, "keepalive to %s failed: %s",
-		    s->server, r == REPLY_BAD ? "malformed reply" :
-		    io_strstatus(r));
-		s->upstream_lost = true;
-	}
+	if ((r = io_puts(&s->upstream, "NOOP\r\n")) == IO_OK)
+		r = reply_read(&s->upstream, &s->reply);
+	/* A signal ends the filter's wait, which reports it as one; the
+	 * upstream is not lost for it. */
+	if (r == IO_SIGNAL || (r == IO_OK && s->reply.code != 421))
+		return;
+	log_msg(s->log, L_WARNING, "keepalive to %s failed: %s", s->server,
+	    r == IO_OK ? "421 (closing)" : r == REPLY_BAD ? "malformed reply" :
+	    io_strstatus(r));
+	s->upstream_lost = true;
 }
 
 static void
