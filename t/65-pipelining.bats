@@ -10,27 +10,8 @@
 
 load helpers
 
-setup_file() {
-	PF_DIR=$BATS_FILE_TMPDIR/pf
-	local d=$BATS_FILE_TMPDIR p used=" "
-	while [ "$d" != / ] && [ "$d" != /tmp ]; do
-		chmod o+x "$d"
-		d=$(dirname "$d")
-	done
-	for v in PF_FRONT PF_FILTER PF_BACK PF_AQ_FRONT PF_AQ_FILTER PF_AQ_BACK \
-		PF_PIPE PF_NOPIPE; do
-		p=$(free_port)
-		while [[ $used == *" $p "* ]]; do p=$(free_port); done
-		used+="$p "
-		export "$v=$p"
-	done
-	export PF_DIR
-	"$BATS_TEST_DIRNAME/lib/postfix-up" "$PF_DIR"
-}
-
-teardown_file() {
-	"$BATS_TEST_DIRNAME/lib/postfix-down" "$PF_DIR"
-}
+setup_file() { postfix_start "$BATS_FILE_TMPDIR/pf" PF_PIPE PF_NOPIPE; }
+teardown_file() { postfix_stop; }
 
 local_setup() { MARK="mark-$BATS_TEST_NUMBER-$RANDOM$RANDOM"; }
 local_teardown() { [ -z "${LAUNCHER:-}" ] || wait_sessions || true; }

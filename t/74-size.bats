@@ -284,17 +284,8 @@ sink_mails() { grep -c '^smtp-sink: MAIL' "$T/sink.log" || true; }
 # --- Postfix: its SIZE n, and its bare SIZE (message_size_limit = 0) ---------
 
 @test "Postfix upstream: its SIZE 10240000 is kept under our default; its bare SIZE gets ours, or stands with 0" {
-	local v p used=" "
-	for v in PF_FRONT PF_FILTER PF_BACK PF_AQ_FRONT PF_AQ_FILTER PF_AQ_BACK \
-		PF_SIZE0; do
-		p=$(free_port)
-		while [[ $used == *" $p "* ]]; do p=$(free_port); done
-		used+="$p "
-		export "$v=$p"
-	done
-	PF_DIR=$T/pf
-	local_teardown() { "$BATS_TEST_DIRNAME/lib/postfix-down" "$PF_DIR"; }
-	"$BATS_TEST_DIRNAME/lib/postfix-up" "$PF_DIR"
+	local_teardown() { postfix_stop; }
+	postfix_start "$T/pf" PF_SIZE0
 	# Straight to Postfix: what it offers.
 	printf 'EHLO client.test\r\nQUIT\r\n' | socat -t 20 - "TCP:127.0.0.1:$PF_SIZE0" |
 		tr -d '\r' >"$T/out"

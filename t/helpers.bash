@@ -373,3 +373,30 @@ wait_file() {
 		sleep 0.05
 	done
 }
+
+# --- a throw-away Postfix (t/lib/postfix-up) -----------------------------------
+
+# postfix_start DIR [OPTIONAL-SERVICE-VARS...]: free ports for the standard
+# services (and the optional ones named, e.g. PF_REFUSE), exported, then
+# t/lib/postfix-up DIR. Every directory on the way is made traversable for
+# the postfix user. Stop it with postfix_stop.
+postfix_start() {
+	local d p v used=" "
+	PF_DIR=$1
+	shift
+	mkdir -p "$PF_DIR"
+	d=$PF_DIR
+	while [ "$d" != / ] && [ "$d" != /tmp ]; do
+		chmod o+x "$d"
+		d=$(dirname "$d")
+	done
+	for v in PF_FRONT PF_FILTER PF_BACK PF_AQ_FRONT PF_AQ_FILTER PF_AQ_BACK "$@"; do
+		p=$(free_port)
+		while [[ $used == *" $p "* ]]; do p=$(free_port); done
+		used+="$p "
+		export "$v=$p"
+	done
+	export PF_DIR
+	"$(dirname "${BASH_SOURCE[0]}")/lib/postfix-up" "$PF_DIR"
+}
+postfix_stop() { "$(dirname "${BASH_SOURCE[0]}")/lib/postfix-down" "$PF_DIR"; }
