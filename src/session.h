@@ -82,6 +82,7 @@ struct session {
 	bool	pipelining;	/* the upstream offered PIPELINING */
 	unsigned npending;
 	struct pending pending[PIPELINE_MAX];
+	bool	data_ahead;	/* DATA went upstream with them, reply unread */
 	bool	upstream_lost;	/* a keepalive found it gone */
 	/* The upstream was dropped after the client had its reply: the
 	 * next command gets gone_reply (QUIT gets 221). */
