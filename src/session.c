@@ -1080,8 +1080,10 @@ static bool
 upstream_data(struct session *s, long filter_ms, bool rset)
 {
 	char summary[REPLY_LINE_MAX + 8];
-	struct reply *rp = upstream_command(s, "DATA");
+	struct reply *rp = s->data_ahead ? upstream_reply(s) :
+	    upstream_command(s, "DATA");
 
+	s->data_ahead = false;
 	if (rp->code == 354)
 		return true;
 	reply_summary(rp, summary, sizeof(summary));
@@ -1512,6 +1514,47 @@ deliver(struct session *s)
 	run_filter(s);
 }
 
+/*
+ * A DATA that ends a pipelined group (RFC 2920 3.1) goes upstream in the
+ * group's write when the message will be streamed and a MAIL and a RCPT
+ * went upstream before it: one round trip to the upstream for the group,
+ * not two. upstream_data() reads its reply.
+ */
+static void
+send_data_ahead(struct session *s, const char *args)
+{
+	bool mail = s->tx.mail_accepted || pipeline_has(&s->pipe, PEND_MAIL);
+	bool rcpt = s->tx.nrcpt > 0 || pipeline_has(&s->pipe, PEND_RCPT);
+
+	if (pipeline_owed(&s->pipe) == 0 || args[0] != '\0' || !streamed(s))
+		return;
+	if (!mail || !rcpt)
+		return;
+	upstream_send(s, "DATA");
+	s->data_ahead = true;
+}
+
+/*
+ * The upstream's reply to a DATA sent ahead that we refuse (no MAIL or
+ * RCPT accepted): not relayed, the client gets ours. An upstream that
+ * accepts it now waits for a message: it is dropped.
+ */
+static void
+data_ahead_refused(struct session *s)
+{
+	char why[REPLY_LINE_MAX + 64], gone[256];
+	struct reply *rp = upstream_reply(s);
+
+	s->data_ahead = false;
+	if (rp->code / 100 != 2 && rp->code / 100 != 3)
+		return;
+	snprintf(why, sizeof(why), "upstream answered DATA with %d %s "
+	    "without a recipient", rp->code, rp->text[0]);
+	snprintf(gone, sizeof(gone), "421 4.3.0 %s Error: upstream server "
+	    "misbehaved, closing connection", s->hostname);
+	upstream_drop(s, gone, why);
+}
+
 static void
 cmd_data(struct session *s, const char *verb, const char *args)
 {
@@ -1519,6 +1562,8 @@ cmd_data(struct session *s, const char *verb, const char *args)
 	unsigned long long size;
 
 	(void)verb;
+	if (s->data_ahead && !(s->tx.mail_accepted && s->tx.nrcpt > 0))
+		data_ahead_refused(s);
 	if (!data_acceptable(s, args))
 		return;
 	session_move(s, EV_DATA);
@@ -1615,6 +1660,8 @@ handle_command(struct session *s, size_t len)
 	for (c = commands; c->verb != NULL; c++)
 		if (strcasecmp(c->verb, verb) == 0)
 			break;
+	if (c->fn == cmd_data)
+		send_data_ahead(s, args);
 	if (!(c->flags & C_PIPE))
 		drain_replies(s);
 	if (s->upstream_gone) {
@@ -1716,6 +1763,7 @@ session_init(struct session *s, const struct config *cfg, struct logger *lg,
 	s->upstream_fd = -1;
 	s->pipelining = false;
 	pipeline_init(&s->pipe);
+	s->data_ahead = false;
 	/* From here on only session_move() changes it. */
 	s->state = ST_CONNECT;
 	s->filter_pgid = 0;

@@ -70,6 +70,7 @@ struct session {
 	bool	xclient_done;
 	bool	pipelining;	/* the upstream offered PIPELINING */
 	struct pipeline pipe;	/* MAIL, RCPT owed a reply (RFC 2920) */
+	bool	data_ahead;	/* DATA went upstream with them, reply unread */
 	bool	upstream_lost;	/* a keepalive found it gone */
 	/* The upstream was dropped after the client had its reply: the
 	 * next command gets gone_reply (QUIT gets 221). */
