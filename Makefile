@@ -141,7 +141,7 @@ demo:
 
 bench:
 	@scripts/deps bench
-	@$(MAKE) --no-print-directory proxsmtpd
+	@$(MAKE) --no-print-directory proxsmtpd proxsmtpd-tls.so
 	@bench/run
 
 # The installed man pages, units and xinetd entry name the real paths.
@@ -155,6 +155,13 @@ SUBST = sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
 bench-libsystemd:
 	@scripts/deps bench-libsystemd
 	@bench/libsystemd
+
+# What STARTTLS costs: the module loaded on demand against linking libssl,
+# and a STARTTLS W1 against plain W1; its section of bench/results.md.
+bench-starttls:
+	@scripts/deps bench
+	@$(MAKE) --no-print-directory proxsmtpd proxsmtpd-tls.so
+	@bench/starttls
 
 install: proxsmtpd proxsmtpd-tls.so
 	install -d $(DESTDIR)$(pkglibdir)
@@ -199,4 +206,4 @@ clean:
 	  t/.fuzz.log t/.regress.log
 	rm -rf fuzz/build
 
-.PHONY: FORCE all check check-systemd demo bench bench-libsystemd install uninstall clean cppcheck fuzz fuzz-smoke
+.PHONY: FORCE all check check-systemd demo bench bench-libsystemd bench-starttls install uninstall clean cppcheck fuzz fuzz-smoke

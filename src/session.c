@@ -1006,8 +1006,9 @@ tls_module(struct session *s, char *why, size_t whylen)
 	return s->tls_api;
 }
 
-/* The context of one side (server: inbound), made at its first use. */
-static void *
+/* The context of one side (server: inbound), made at its first use;
+ * -1 with why. */
+static int
 tls_context(struct session *s, bool server, char *why, size_t whylen)
 {
 	const struct config *cfg = s->cfg;
@@ -1023,13 +1024,15 @@ tls_context(struct session *s, bool server, char *why, size_t whylen)
 	char text[TLS_WHY_MAX];
 
 	if (*ctx != NULL)
-		return *ctx;
+		return 0;
 	if (tls_module(s, why, whylen) == NULL)
-		return NULL;
+		return -1;
 	*ctx = s->tls_api->ctx_new(server, &ts, text);
-	if (*ctx == NULL)
+	if (*ctx == NULL) {
 		snprintf(why, whylen, "%s", text);
-	return *ctx;
+		return -1;
+	}
+	return 0;
 }
 
 /* %t of the Header: the client's TLS, or "none". */
@@ -1093,7 +1096,7 @@ cmd_starttls(struct session *s, const char *verb, const char *args)
 	}
 	if (!starttls_acceptable(s, args))
 		return;
-	if (tls_context(s, true, why, sizeof(why)) == NULL) {
+	if (tls_context(s, true, why, sizeof(why)) < 0) {
 		log_msg(s->log, L_ERR, "STARTTLS: %s", why);
 		say_uncounted(s, "454 4.7.0 TLS not available due to local "
 		    "problem");
@@ -1158,8 +1161,8 @@ upstream_starttls(struct session *s)
 	if (rp->code != 250 || reply_find_keyword(rp, "STARTTLS") <= 0)
 		snprintf(why, sizeof(why), "upstream %s does not offer STARTTLS "
 		    "(EHLO: %d)", s->server, rp->code);
-	else if (tls_context(s, false, why, sizeof(why)) == NULL)
-		;
+	else if (tls_context(s, false, why, sizeof(why)) < 0)
+		;	/* why says it */
 	else if ((rp = upstream_command(s, "STARTTLS"))->code != 220)
 		snprintf(why, sizeof(why), "upstream %s refused STARTTLS: %d "
 		    "%s", s->server, rp->code, rp->text[0]);
