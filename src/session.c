@@ -381,6 +381,8 @@ upstream_drop(struct session *s, const char *reply, const char *why)
 	s->upstream_fd = -1;
 	s->upstream.rfd = s->upstream.wfd = -1;
 	s->upstream.wlen = 0;
+	/* Its fd is closed: no close_notify may go to whatever reuses it. */
+	s->upstream_tls.active = false;
 	s->upstream_gone = true;
 	snprintf(s->gone_reply, sizeof(s->gone_reply), "%s", reply);
 }
