@@ -71,6 +71,7 @@ enum session_event {
 
 #define IN(st) (1u << (st))
 _Static_assert(ST_QUIT < 32, "a state set is one unsigned");
+_Static_assert(PIPELINE_ADDR_MAX == PATH_ADDR_MAX, "a queued address fits");
 
 /* The one table of state changes: session_move() applies it. */
 static const struct transition {
@@ -239,7 +240,7 @@ session_abort(struct session *s, const char *why)
 
 /* ---- replies to the client, commands to the upstream ---------------- */
 
-static void pipeline_drain(struct session *);
+static void drain_replies(struct session *);
 
 /*
  * Own refusals are logged with why, the first few of a session: a client
@@ -268,7 +269,7 @@ say_line(struct session *s, const char *why, bool counted, const char *text)
 	char line[REPLY_LINE_MAX + 16], what[64];
 	int n, r;
 
-	pipeline_drain(s);	/* earlier commands' replies come first */
+	drain_replies(s);	/* earlier commands' replies come first */
 	n = snprintf(line, sizeof(line) - 2, "%s", text);
 	if (n < 0 || n >= (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 3;
@@ -733,29 +734,29 @@ rcpt_done(struct session *s, const char *rcpt, size_t len,
 	say_reply(s, rp);
 }
 
+/* Reads the reply owed to one command sent ahead and completes it. */
+static void
+complete_pending(void *arg, const struct pending *p)
+{
+	struct session *s = arg;
+	struct reply *rp = upstream_reply(s);
+
+	no_surprise_3xx(s, rp, 0, p->kind == PEND_MAIL ? "MAIL" : "RCPT");
+	if (p->kind == PEND_MAIL)
+		mail_done(s, p->addr, rp);
+	else
+		rcpt_done(s, p->addr, p->len, rp);
+}
+
 /*
  * Reads the replies owed to the MAIL and RCPT sent ahead, in order, and
  * completes each: one reply per command, relayed as it comes. A 421 ends
  * the session there (upstream_reply()); the later commands get no reply.
  */
 static void
-pipeline_drain(struct session *s)
+drain_replies(struct session *s)
 {
-	unsigned i, n = s->npending;
-	const struct pending *p;
-	struct reply *rp;
-
-	s->npending = 0;	/* a reply said while completing owes nothing */
-	for (i = 0; i < n; i++) {
-		p = &s->pending[i];
-		rp = upstream_reply(s);
-		no_surprise_3xx(s, rp, 0, p->kind == PEND_MAIL ? "MAIL" :
-		    "RCPT");
-		if (p->kind == PEND_MAIL)
-			mail_done(s, p->addr, rp);
-		else
-			rcpt_done(s, p->addr, p->len, rp);
-	}
+	pipeline_drain(&s->pipe, complete_pending, s);
 }
 
 /*
@@ -768,16 +769,11 @@ static void
 send_ahead(struct session *s, enum pending_kind kind, const char *addr,
     size_t len)
 {
-	struct pending *p = &s->pending[s->npending++];
+	bool full = pipeline_push(&s->pipe, kind, addr, len);
 
-	p->kind = kind;
-	p->len = len < sizeof(p->addr) ? len : sizeof(p->addr) - 1;
-	memcpy(p->addr, addr, p->len);
-	p->addr[p->len] = '\0';
 	upstream_send(s, s->line);
-	if (!s->pipelining || !io_line_pending(&s->client) ||
-	    s->npending == PIPELINE_MAX)
-		pipeline_drain(s);
+	if (!s->pipelining || !io_line_pending(&s->client) || full)
+		drain_replies(s);
 }
 
 /* TLSRequire: MAIL and AUTH wait for STARTTLS; false when refused. */
@@ -828,8 +824,8 @@ cmd_rcpt(struct session *s, const char *verb, const char *args)
 	struct transaction *tx = &s->tx;
 	struct esmtp_args a;
 	const char *bad;
-	size_t len, owed_len = 0;
-	unsigned i, owed = 0;
+	size_t len, owed_len;
+	unsigned owed;
 
 	(void)verb;
 	if ((bad = esmtp_parse(args, "TO:", false, rcpt, sizeof(rcpt), &a)) !=
@@ -842,14 +838,10 @@ cmd_rcpt(struct session *s, const char *verb, const char *args)
 	/* The limits count what the upstream accepted: when one could
 	 * apply to the RCPTs still owed a reply, those replies are read
 	 * first, so a RCPT refused here never goes upstream. */
-	for (i = 0; i < s->npending; i++)
-		if (s->pending[i].kind == PEND_RCPT) {
-			owed++;
-			owed_len += s->pending[i].len + 1;
-		}
+	pipeline_owed_rcpts(&s->pipe, &owed, &owed_len);
 	if (tx->nrcpt + owed >= s->cfg->max_recipients ||
 	    tx->rcpt_len + owed_len + len + 1 > RCPT_BYTES_MAX)
-		pipeline_drain(s);
+		drain_replies(s);
 	if (tx->mail_accepted && tx->nrcpt >= s->cfg->max_recipients) {
 		/* RFC 5321 4.5.3.1.10; like Postfix's recipient overshoot,
 		 * not counted as an error: the client may go on trying. */
@@ -1840,8 +1832,8 @@ handle_command(struct session *s, size_t len)
 
 	verb[0] = '\0';
 	/* Replies owed could reach MaxErrors: count them first. */
-	if (s->errors + s->npending >= s->cfg->max_errors)
-		pipeline_drain(s);
+	if (s->errors + pipeline_owed(&s->pipe) >= s->cfg->max_errors)
+		drain_replies(s);
 	if (s->errors >= s->cfg->max_errors) {
 		/* Postfix's smtpd_hard_error_limit. */
 		snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many "
@@ -1871,7 +1863,7 @@ handle_command(struct session *s, size_t len)
 		if (strcasecmp(c->verb, verb) == 0)
 			break;
 	if (!(c->flags & C_PIPE))
-		pipeline_drain(s);
+		drain_replies(s);
 	if (s->upstream_gone) {
 		if (c->fn == cmd_quit) {
 			say(s, "221 2.0.0 Bye");
@@ -1975,7 +1967,7 @@ session_init(struct session *s, const struct config *cfg, struct logger *lg,
 	s->client_wfd = client_wfd;
 	s->upstream_fd = -1;
 	s->pipelining = false;
-	s->npending = 0;
+	pipeline_init(&s->pipe);
 	/* From here on only session_move() changes it. */
 	s->state = ST_CONNECT;
 	s->filter_pgid = 0;
@@ -2032,7 +2024,7 @@ session_run(struct session *s)
 	for (;;) {
 		/* Never wait for the client while it is owed replies. */
 		if (!io_line_pending(&s->client))
-			pipeline_drain(s);
+			drain_replies(s);
 		r = io_getline(&s->client, s->line, s->cfg->max_line_length,
 		    &len, &bare);
 		if (r == IO_TOOLONG) {

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "io.h"
 #include "log.h"
+#include "pipeline.h"
 #include "reply.h"
 #include "spool.h"
 #include "tlsmod.h"
@@ -56,18 +57,6 @@ struct transaction {
 	char	rcpt_env[sizeof(RCPT_ENV_PREFIX) + RCPT_BYTES_MAX];
 };
 
-/*
- * RFC 2920: MAIL and RCPT sent upstream whose replies are still to be read,
- * in order, with what completing each needs.
- */
-#define PIPELINE_MAX 32
-enum pending_kind { PEND_MAIL, PEND_RCPT };
-struct pending {
-	enum pending_kind kind;
-	size_t	len;
-	char	addr[PATH_ADDR_MAX];
-};
-
 struct session {
 	const struct config *cfg;
 	struct logger *log;
@@ -81,8 +70,7 @@ struct session {
 	bool	authenticated;
 	bool	xclient_done;
 	bool	pipelining;	/* the upstream offered PIPELINING */
-	unsigned npending;
-	struct pending pending[PIPELINE_MAX];
+	struct pipeline pipe;	/* MAIL, RCPT owed a reply (RFC 2920) */
 	bool	upstream_lost;	/* a keepalive found it gone */
 	/* The upstream was dropped after the client had its reply: the
 	 * next command gets gone_reply (QUIT gets 221). */
