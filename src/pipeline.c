@@ -13,12 +13,13 @@ pipeline_init(struct pipeline *pl)
 }
 
 bool
-pipeline_push(struct pipeline *pl, enum pending_kind kind, const char *addr,
-    size_t len)
+pipeline_push(struct pipeline *pl, enum pending_kind kind, unsigned flags,
+    const char *addr, size_t len)
 {
 	struct pending *p = &pl->q[pl->n++];
 
 	p->kind = kind;
+	p->flags = flags;
 	p->len = len < sizeof(p->addr) ? len : sizeof(p->addr) - 1;
 	memcpy(p->addr, addr, p->len);
 	p->addr[p->len] = '\0';

@@ -19,8 +19,11 @@
 
 enum pending_kind { PEND_MAIL, PEND_RCPT };
 
+#define PEND_BINARYMIME 0x1	/* MAIL with BODY=BINARYMIME */
+
 struct pending {
 	enum pending_kind kind;
+	unsigned flags;
 	size_t	len;
 	char	addr[PIPELINE_ADDR_MAX];
 };
@@ -32,11 +35,12 @@ struct pipeline {
 
 void	pipeline_init(struct pipeline *);
 /*
- * Queues a command just sent (addr: len bytes, cut to fit). Returns true
+ * Queues a command just sent (addr: len bytes, cut to fit; flags: PEND_*
+ * for its completion). Returns true
  * when the queue is now full: it must be drained before the next one.
  */
-bool	pipeline_push(struct pipeline *, enum pending_kind, const char *addr,
-	    size_t len);
+bool	pipeline_push(struct pipeline *, enum pending_kind, unsigned flags,
+	    const char *addr, size_t len);
 /* Commands owed a reply. */
 unsigned pipeline_owed(const struct pipeline *);
 /*
