@@ -1634,6 +1634,20 @@ cmd_data(struct session *s, const char *verb, const char *args)
 
 /* ---- BDAT (RFC 3030) ------------------------------------------------- */
 
+/* A command that moves no mail forward: MaxJunkCommands ends the session. */
+static void
+count_junk(struct session *s)
+{
+	char reply[256];
+
+	if (++s->junk <= s->cfg->max_junk_commands)
+		return;
+	snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many commands "
+	    "without a delivery", s->hostname);
+	die(s, EXIT_SESSION_FAILED, reply, "MaxJunkCommands (%u) reached",
+	    s->cfg->max_junk_commands);
+}
+
 /*
  * BDAT without CHUNKING offered (HELO, or no EHLO yet): its byte count
  * cannot be trusted to skip the chunk (a client that was never offered
@@ -1748,6 +1762,8 @@ cmd_bdat(struct session *s, const char *verb, const char *args)
 		    "count of at most %d digits: its chunk cannot be found",
 		    s->ep.client_ip, BDAT_SIZE_DIGITS);
 	}
+	if (n == 0 && !last)
+		count_junk(s);	/* an empty chunk moves nothing: like NOOP */
 	if (!s->tx.bdat && !bdat_start(s, n))
 		return;
 	bdat_take(s, n, true);
@@ -1847,12 +1863,8 @@ handle_command(struct session *s, size_t len)
 		die(s, EXIT_SESSION_FAILED, s->gone_reply, "client sent %s "
 		    "after the upstream was dropped", verb);
 	}
-	if ((c->flags & C_JUNK) && ++s->junk > s->cfg->max_junk_commands) {
-		snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many "
-		    "commands without a delivery", s->hostname);
-		die(s, EXIT_SESSION_FAILED, reply, "MaxJunkCommands (%u) "
-		    "reached", s->cfg->max_junk_commands);
-	}
+	if (c->flags & C_JUNK)
+		count_junk(s);
 	if (s->cfg->xclient && !s->xclient_done && !(c->flags & C_LOCAL))
 		xclient_handshake(s, c->fn == cmd_helo ? args : "",
 		    strcasecmp(verb, "EHLO") == 0);
