@@ -2,6 +2,9 @@
 VERSION    = 2.0.0
 PREFIX    ?= /usr/local
 sbindir   ?= $(PREFIX)/sbin
+libdir    ?= $(PREFIX)/lib
+# The TLS module (proxsmtpd-tls.so) lives here.
+pkglibdir ?= $(libdir)/proxsmtpd
 sysconfdir ?= $(PREFIX)/etc
 mandir    ?= $(PREFIX)/share/man
 datadir   ?= $(PREFIX)/share
@@ -16,7 +19,8 @@ CFLAGS    ?= -O2 -g
 WARN       = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 GCC_WARN   = -Wno-format-truncation
 CPPFLAGS  += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \
-             -DDEFAULT_CONFIG='"$(sysconfdir)/proxsmtpd.conf"'
+             -DDEFAULT_CONFIG='"$(sysconfdir)/proxsmtpd.conf"' \
+             -DTLS_MODULE='"$(pkglibdir)/proxsmtpd-tls.so"'
 
 # The journal and LISTEN_FDS: our own code (src/sysd.c), or with
 # LIBSYSTEMD=1 libsystemd's sd_journal_sendv() and sd_listen_fds()
@@ -25,14 +29,32 @@ CPPFLAGS  += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \
 CORE = src/main.c src/config.c src/log.c src/sig.c src/io.c src/reply.c \
        src/upstream.c src/spool.c src/data.c src/filter.c src/session.c \
        src/esmtp.c src/netlist.c src/sandbox.c src/outaddr.c src/xtext.c \
-       src/header.c src/filterenv.c src/proxyproto.c src/pipeline.c src/bdat.c
+       src/header.c src/filterenv.c src/proxyproto.c src/pipeline.c src/bdat.c \
+       src/tlsmod.c
 SRCS = $(CORE) $(if $(LIBSYSTEMD),src/sysd-libsystemd.c,src/sysd.c)
 SYSD_LIBS = $(if $(LIBSYSTEMD),-lsystemd)
 HDRS = $(wildcard src/*.h)
 # Which of the two ./proxsmtpd is: a change of LIBSYSTEMD rebuilds it.
 BUILD_KIND = $(if $(LIBSYSTEMD),libsystemd,native)
 
-all: proxsmtpd
+all: proxsmtpd proxsmtpd-tls.so
+
+# STARTTLS: src/tls.c with OpenSSL, a module the program loads with
+# dlopen() only when a session uses TLS (TLSModule in proxsmtpd.conf(5)):
+# the program itself does not link libssl, so that a session without TLS
+# does not pay for loading it (bench/results.md, STARTTLS).
+# Needs libssl-dev (scripts/deps build).
+TLS_CFLAGS = -fPIC -shared -fvisibility=hidden
+TLS_LIBS = -lssl -lcrypto
+proxsmtpd-tls.so: src/tls.c src/tls.h Makefile
+	$(CC) -std=c17 $(WARN) $(if $(findstring clang,$(CC)),,$(GCC_WARN)) $(CPPFLAGS) $(CFLAGS) $(TLS_CFLAGS) -o $@ src/tls.c $(LDFLAGS) $(TLS_LIBS)
+
+# The module under the sanitizers, for proxsmtpd-asan (TLSModule names it
+# in the tests): its symbols resolve to the program's ASan runtime.
+proxsmtpd-tls-asan.so: src/tls.c src/tls.h Makefile
+	clang -std=c17 $(WARN) $(CPPFLAGS) -O1 -g -fsanitize=address,undefined \
+	  -fno-sanitize-recover=all -fno-omit-frame-pointer $(TLS_CFLAGS) \
+	  -o $@ src/tls.c $(TLS_LIBS)
 
 .build-kind: FORCE
 	@[ "$$(cat $@ 2>/dev/null)" = $(BUILD_KIND) ] || echo $(BUILD_KIND) >$@
@@ -45,7 +67,7 @@ proxsmtpd-libsystemd: $(CORE) src/sysd-libsystemd.c $(HDRS) Makefile
 	$(CC) -std=c17 $(WARN) $(if $(findstring clang,$(CC)),,$(GCC_WARN)) $(CPPFLAGS) $(CFLAGS) -o $@ $(CORE) src/sysd-libsystemd.c $(LDFLAGS) -lsystemd
 
 # The same program under AddressSanitizer and UndefinedBehaviorSanitizer.
-proxsmtpd-asan: $(SRCS) $(HDRS) Makefile
+proxsmtpd-asan: $(SRCS) $(HDRS) Makefile proxsmtpd-tls-asan.so
 	clang -std=c17 $(WARN) $(CPPFLAGS) -O1 -g \
 	  -fsanitize=address,undefined -fno-sanitize-recover=all \
 	  -fno-omit-frame-pointer -o $@ $(SRCS)
@@ -53,10 +75,12 @@ proxsmtpd-asan: $(SRCS) $(HDRS) Makefile
 # A clang build with the same warnings, to keep both compilers clean.
 proxsmtpd-clang: $(SRCS) $(HDRS) Makefile
 	clang -std=c17 $(WARN) $(CPPFLAGS) -O2 -g -o $@ $(SRCS)
+	clang -std=c17 $(WARN) $(CPPFLAGS) -O2 -g $(TLS_CFLAGS) -o proxsmtpd-tls-clang.so src/tls.c $(TLS_LIBS)
 
 cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
-	  --std=c11 --inline-suppr -D_GNU_SOURCE -Isrc $(CORE) src/sysd.c src/sysd-libsystemd.c
+	  --std=c11 --inline-suppr -D_GNU_SOURCE -Isrc $(CORE) src/sysd.c src/sysd-libsystemd.c \
+	  src/tls.c
 
 # The whole suite. In CI (CI=true) also the clang build, cppcheck, the fuzz
 # targets for 10 s each, their regression inputs, the logging and launcher
@@ -68,7 +92,7 @@ TESTS ?= t/*.bats
 SYSD_TESTS = $(filter t/40-launchers.bats t/50-logging.bats,$(wildcard $(TESTS)))
 check:
 	@scripts/deps check
-	@$(MAKE) --no-print-directory proxsmtpd
+	@$(MAKE) --no-print-directory proxsmtpd proxsmtpd-tls.so
 	@rm -f t/.counts
 	@t/run --label gcc --counts t/.counts $(TESTS) || true
 	@if [ "$$CI" = true ] || [ -n "$$CHECK_FULL" ]; then \
@@ -118,13 +142,14 @@ demo:
 
 bench:
 	@scripts/deps bench
-	@$(MAKE) --no-print-directory proxsmtpd
+	@$(MAKE) --no-print-directory proxsmtpd proxsmtpd-tls.so
 	@bench/run
 
 # The installed man pages, units and xinetd entry name the real paths.
 SUBST = sed -e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@sbindir@|$(sbindir)|g' \
 	    -e 's|@datadir@|$(datadir)|g' -e 's|@unitdir@|$(unitdir)|g' \
-	    -e 's|@xinetddir@|$(xinetddir)|g' -e 's|@sysusersdir@|$(sysusersdir)|g'
+	    -e 's|@xinetddir@|$(xinetddir)|g' -e 's|@sysusersdir@|$(sysusersdir)|g' \
+	    -e 's|@pkglibdir@|$(pkglibdir)|g'
 
 # What LIBSYSTEMD=1 costs each session, against the default build: its
 # section of bench/results.md.
@@ -132,7 +157,16 @@ bench-libsystemd:
 	@scripts/deps bench-libsystemd
 	@bench/libsystemd
 
-install: proxsmtpd
+# What STARTTLS costs: the module loaded on demand against linking libssl,
+# and a STARTTLS W1 against plain W1; its section of bench/results.md.
+bench-starttls:
+	@scripts/deps bench
+	@$(MAKE) --no-print-directory proxsmtpd proxsmtpd-tls.so
+	@bench/starttls
+
+install: proxsmtpd proxsmtpd-tls.so
+	install -d $(DESTDIR)$(pkglibdir)
+	install -m 644 proxsmtpd-tls.so $(DESTDIR)$(pkglibdir)/proxsmtpd-tls.so
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man5 \
 	  $(DESTDIR)$(sysconfdir) $(DESTDIR)$(unitdir) $(DESTDIR)$(xinetddir) \
 	  $(DESTDIR)$(datadir)/proxsmtpd/filters $(DESTDIR)$(sysusersdir)
@@ -158,6 +192,8 @@ install: proxsmtpd
 
 # The configuration file is the operator's: left in place.
 uninstall:
+	rm -f $(DESTDIR)$(pkglibdir)/proxsmtpd-tls.so
+	-rmdir $(DESTDIR)$(pkglibdir)
 	rm -f $(DESTDIR)$(sbindir)/proxsmtpd $(DESTDIR)$(mandir)/man8/proxsmtpd.8 \
 	  $(DESTDIR)$(mandir)/man5/proxsmtpd.conf.5 \
 	  $(DESTDIR)$(unitdir)/proxsmtpd.socket $(DESTDIR)$(unitdir)/proxsmtpd@.service \
@@ -166,8 +202,9 @@ uninstall:
 	rm -rf $(DESTDIR)$(datadir)/proxsmtpd
 
 clean:
-	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang proxsmtpd-libsystemd .build-kind t/.counts t/.counts-systemd \
+	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang proxsmtpd-libsystemd .build-kind \
+	  proxsmtpd-tls.so proxsmtpd-tls-asan.so proxsmtpd-tls-clang.so t/.counts t/.counts-systemd \
 	  t/.fuzz.log t/.regress.log
 	rm -rf fuzz/build
 
-.PHONY: FORCE all check check-systemd demo bench bench-libsystemd install uninstall clean cppcheck fuzz fuzz-smoke
+.PHONY: FORCE all check check-systemd demo bench bench-libsystemd bench-starttls install uninstall clean cppcheck fuzz fuzz-smoke

@@ -215,7 +215,7 @@ header(const uint8_t *data, size_t size)
 		cfg.header[i] = data[i] ? (char)data[i] : ' ';
 	cfg.header[n] = '\0';
 	memset(out, 'Z', sizeof(out));
-	header_expand(cfg.header, sess.ep.client_ip, sess.ep.local_ip, out,
+	header_expand(cfg.header, sess.ep.client_ip, sess.ep.local_ip, "none", out,
 	    sizeof(out));
 	len = strnlen(out, sizeof(out));
 	FZ_CHECK(len < sizeof(out), "header_expand: not terminated");

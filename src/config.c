@@ -16,6 +16,10 @@
 #include <string.h>
 #include <strings.h>
 
+#ifndef TLS_MODULE
+#define TLS_MODULE "/usr/local/lib/proxsmtpd/proxsmtpd-tls.so"
+#endif
+
 /* An OutAddress value always fits the parsed host. */
 _Static_assert(OUT_HOST_MAX >= CONFIG_VALUE_MAX, "OUT_HOST_MAX too small");
 
@@ -27,6 +31,8 @@ enum setting {
 	S_TIMEOUT, S_TRANSPARENT_PROXY, S_USER, S_XCLIENT, S_BARE_NEWLINE,
 	S_XFORWARD_HOSTS, S_MAX_RECIPIENTS, S_MAX_LINE_LENGTH, S_MAX_ERRORS,
 	S_MAX_JUNK_COMMANDS, S_MAX_MESSAGE_SIZE, S_PROXY_PROTOCOL, S_PROXY_HOSTS,
+	S_TLS_CERT, S_TLS_KEY, S_TLS_PROTOCOLS, S_TLS_CIPHERS, S_TLS_REQUIRE,
+	S_OUT_TLS, S_OUT_TLS_CA_FILE, S_OUT_TLS_NAME, S_TLS_MODULE,
 	S_LISTEN, S_MAX_CONNECTIONS, S_PID_FILE,
 	S_COUNT
 };
@@ -54,6 +60,15 @@ static const char *const setting_names[S_COUNT] = {
 	[S_MAX_MESSAGE_SIZE] = "MaxMessageSize",
 	[S_PROXY_PROTOCOL] = "ProxyProtocol",
 	[S_PROXY_HOSTS] = "ProxyProtocolHosts",
+	[S_TLS_CERT] = "TLSCertificate",
+	[S_TLS_KEY] = "TLSKey",
+	[S_TLS_PROTOCOLS] = "TLSProtocols",
+	[S_TLS_CIPHERS] = "TLSCiphers",
+	[S_TLS_REQUIRE] = "TLSRequire",
+	[S_OUT_TLS] = "OutTLS",
+	[S_OUT_TLS_CA_FILE] = "OutTLSCAFile",
+	[S_OUT_TLS_NAME] = "OutTLSName",
+	[S_TLS_MODULE] = "TLSModule",
 	[S_LISTEN] = "Listen",
 	[S_MAX_CONNECTIONS] = "MaxConnections",
 	[S_PID_FILE] = "PidFile",
@@ -96,6 +111,8 @@ config_defaults(struct config *cfg)
 	cfg->max_message_size = 52428800;
 	cfg->proxy_protocol = PROXY_OFF;
 	(void)netlist_parse("127.0.0.0/8, ::1", &cfg->proxy_hosts);
+	cfg->out_tls = OUT_TLS_NONE;
+	snprintf(cfg->tls_module, sizeof(cfg->tls_module), "%s", TLS_MODULE);
 }
 
 static void
@@ -238,6 +255,73 @@ copy_value(char *dst, size_t dstlen, const char *v)
 	return 0;
 }
 
+/*
+ * Postfix's protocol list, as the TLS module reads it: ">=V", "<=V", "!V"
+ * or "V", V one of SSLv3 TLSv1 TLSv1.1 TLSv1.2 TLSv1.3, separated by
+ * blanks, commas or colons.
+ */
+static int
+protocols_valid(const char *p)
+{
+	static const char *const names[] = { "SSLv3", "TLSv1", "TLSv1.1",
+	    "TLSv1.2", "TLSv1.3", NULL };
+	size_t n, skip;
+	int i;
+
+	while (*(p += strspn(p, " \t,:")) != '\0') {
+		n = strcspn(p, " \t,:");
+		skip = (p[0] == '>' || p[0] == '<') && p[1] == '=' ? 2 :
+		    p[0] == '!' ? 1 : 0;
+		for (i = 0; names[i] != NULL; i++)
+			if (strlen(names[i]) == n - skip &&
+			    strncasecmp(p + skip, names[i], n - skip) == 0)
+				break;
+		if (names[i] == NULL)
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
+/* The TLS settings whose value is text: files, lists, a name. */
+static const char *
+apply_tls_text(struct config *cfg, enum setting s, const char *v)
+{
+	static const char abs_path[] = "expected an absolute path";
+	char *dst;
+	size_t len;
+
+	switch (s) {
+	case S_TLS_CERT: dst = cfg->tls_cert; len = sizeof(cfg->tls_cert);
+		break;
+	case S_TLS_KEY: dst = cfg->tls_key; len = sizeof(cfg->tls_key); break;
+	case S_TLS_PROTOCOLS:
+		if (!protocols_valid(v))
+			return "expected e.g. '>=TLSv1.2' or '!SSLv3, !TLSv1' "
+			    "(SSLv3, TLSv1, TLSv1.1, TLSv1.2, TLSv1.3)";
+		dst = cfg->tls_protocols;
+		len = sizeof(cfg->tls_protocols);
+		break;
+	case S_TLS_CIPHERS: dst = cfg->tls_ciphers;
+		len = sizeof(cfg->tls_ciphers); break;
+	case S_OUT_TLS_CA_FILE: dst = cfg->out_tls_ca_file;
+		len = sizeof(cfg->out_tls_ca_file); break;
+	case S_OUT_TLS_NAME: dst = cfg->out_tls_name;
+		len = sizeof(cfg->out_tls_name); break;
+	case S_TLS_MODULE: dst = cfg->tls_module;
+		len = sizeof(cfg->tls_module); break;
+	default:
+		return "internal error";
+	}
+	/* Files are read later, maybe after a chdir or as another user. */
+	if ((s == S_TLS_CERT || s == S_TLS_KEY || s == S_OUT_TLS_CA_FILE ||
+	    s == S_TLS_MODULE) && v[0] != '\0' && v[0] != '/')
+		return abs_path;
+	if (s == S_TLS_MODULE && v[0] == '\0')
+		return abs_path;
+	return copy_value(dst, len, v) ? "value too long" : NULL;
+}
+
 #define TOO_LONG(dst, v) (copy_value(dst, sizeof(dst), v) ? "value too long" : NULL)
 
 /* The settings whose value is text: paths, commands, replies, Header. */
@@ -271,7 +355,7 @@ apply_text(struct config *cfg, enum setting s, const char *v)
 	case S_USER:
 		return TOO_LONG(cfg->user, v);
 	default:
-		return "internal error";
+		return apply_tls_text(cfg, s, v);
 	}
 }
 
@@ -360,6 +444,19 @@ apply_choice(struct config *cfg, enum setting s, const char *v)
 	case S_XCLIENT:
 		return parse_bool(v, &cfg->xclient) ? "expected on or off" :
 		    NULL;
+	case S_TLS_REQUIRE:
+		return parse_bool(v, &cfg->tls_require) ? "expected on or off" :
+		    NULL;
+	case S_OUT_TLS: {
+		/* In the order of enum out_tls. */
+		static const char *const levels[] = { "none", "may",
+		    "encrypt", "verify", NULL };
+
+		if ((k = parse_choice(v, levels)) < 0)
+			return "expected none, may, encrypt or verify";
+		cfg->out_tls = (enum out_tls)k;
+		return NULL;
+	}
 	case S_BARE_NEWLINE:
 		if ((k = parse_choice(v, bare)) < 0)
 			return "expected normalize or reject";
@@ -382,6 +479,13 @@ apply_setting(struct config *cfg, enum setting s, const char *v)
 	case S_OUT_ADDRESS:
 	case S_TEMP_DIRECTORY:
 	case S_USER:
+	case S_TLS_CERT:
+	case S_TLS_KEY:
+	case S_TLS_PROTOCOLS:
+	case S_TLS_CIPHERS:
+	case S_OUT_TLS_CA_FILE:
+	case S_OUT_TLS_NAME:
+	case S_TLS_MODULE:
 		return apply_text(cfg, s, v);
 	case S_FILTER_TIMEOUT:
 	case S_KEEPALIVES:
@@ -397,6 +501,8 @@ apply_setting(struct config *cfg, enum setting s, const char *v)
 	case S_TRANSPARENT_PROXY:
 	case S_XCLIENT:
 	case S_BARE_NEWLINE:
+	case S_TLS_REQUIRE:
+	case S_OUT_TLS:
 		return apply_choice(cfg, s, v);
 	case S_XFORWARD_HOSTS:
 		return netlist_parse(v, &cfg->xforward_hosts);
@@ -525,6 +631,8 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 int
 config_validate(const struct config *cfg, char *err, size_t errlen)
 {
+	struct out_address oa;
+
 	if (cfg->transparent == TRANSPARENT_OFF && cfg->out_address[0] == '\0') {
 		seterr(err, errlen,
 		    "%s: OutAddress is required unless TransparentProxy is on",
@@ -535,6 +643,21 @@ config_validate(const struct config *cfg, char *err, size_t errlen)
 		seterr(err, errlen,
 		    "%s: OutAddress and TransparentProxy exclude each other",
 		    cfg->path);
+		return -1;
+	}
+	if (cfg->tls_cert[0] == '\0' && (cfg->tls_key[0] != '\0' ||
+	    cfg->tls_require)) {
+		seterr(err, errlen, "%s: %s needs a TLSCertificate", cfg->path,
+		    cfg->tls_require ? "TLSRequire" : "TLSKey");
+		return -1;
+	}
+	if (cfg->out_tls == OUT_TLS_VERIFY && cfg->out_tls_name[0] == '\0' &&
+	    (cfg->out_address[0] == '\0' || out_address_parse(cfg->out_address,
+	    &oa) != NULL || oa.kind != OUT_HOST)) {
+		/* Without a name only the chain would be checked: any
+		 * certificate of that CA would do. */
+		seterr(err, errlen, "%s: OutTLS verify needs OutTLSName: "
+		    "OutAddress names no host", cfg->path);
 		return -1;
 	}
 	if (cfg->filter_type == FILTER_FILE && cfg->filter_command[0] == '\0') {
@@ -568,6 +691,7 @@ config_print(const struct config *cfg, FILE *out)
 	static const char *const types[] = { "pipe", "file", "reject" };
 	static const char *const tp[] = { "off", "client", "full" };
 	static const char *const pp[] = { "off", "v1", "v2", "any" };
+	static const char *const ot[] = { "none", "may", "encrypt", "verify" };
 	char nets[NETLIST_MAX * 48];
 
 	fprintf(out, "# effective settings of %s\n", cfg->path);
@@ -601,4 +725,13 @@ config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "ProxyProtocol: %s\n", pp[cfg->proxy_protocol]);
 	netlist_format(&cfg->proxy_hosts, nets, sizeof(nets));
 	fprintf(out, "ProxyProtocolHosts: %s\n", nets);
+	fprintf(out, "TLSCertificate: %s\n", cfg->tls_cert);
+	fprintf(out, "TLSKey: %s\n", cfg->tls_key);
+	fprintf(out, "TLSProtocols: %s\n", cfg->tls_protocols);
+	fprintf(out, "TLSCiphers: %s\n", cfg->tls_ciphers);
+	fprintf(out, "TLSRequire: %s\n", cfg->tls_require ? "on" : "off");
+	fprintf(out, "OutTLS: %s\n", ot[cfg->out_tls]);
+	fprintf(out, "OutTLSCAFile: %s\n", cfg->out_tls_ca_file);
+	fprintf(out, "OutTLSName: %s\n", cfg->out_tls_name);
+	fprintf(out, "TLSModule: %s\n", cfg->tls_module);
 }

@@ -37,6 +37,14 @@ enum bare_newline {
 	BARE_NEWLINE_REJECT,	/* a message holding one is refused */
 };
 
+/* STARTTLS to the upstream: Postfix's smtp_tls_security_level words. */
+enum out_tls {
+	OUT_TLS_NONE,
+	OUT_TLS_MAY,		/* when offered; plaintext otherwise */
+	OUT_TLS_ENCRYPT,	/* required, the certificate not checked */
+	OUT_TLS_VERIFY,		/* required, chain and name checked */
+};
+
 struct config {
 	char	path[CONFIG_VALUE_MAX];
 	char	filter_command[CONFIG_VALUE_MAX];	/* empty: no filter */
@@ -65,6 +73,16 @@ struct config {
 	/* Bytes of one message as the client sends it (RFC 1870), 0 = no
 	 * limit of our own. */
 	unsigned long long max_message_size;
+	/* STARTTLS offered to clients when tls_cert is set (tls.h). */
+	char	tls_cert[CONFIG_VALUE_MAX];
+	char	tls_key[CONFIG_VALUE_MAX];	/* empty: in tls_cert */
+	char	tls_protocols[CONFIG_VALUE_MAX];
+	char	tls_ciphers[CONFIG_VALUE_MAX];
+	bool	tls_require;		/* 530 to MAIL and AUTH before TLS */
+	enum out_tls out_tls;
+	char	out_tls_ca_file[CONFIG_VALUE_MAX];
+	char	out_tls_name[CONFIG_VALUE_MAX];	/* empty: OutAddress's */
+	char	tls_module[CONFIG_VALUE_MAX];	/* proxsmtpd-tls.so */
 	char	ignored[128];	/* daemon settings of 1.10 that were given */
 };
 

@@ -33,6 +33,10 @@ build_env(struct filter_env *fe, const struct filter_env_values *v)
 		ENV("REMOTE=%s", v->remote);
 	if (v->remote_helo[0] != '\0')
 		ENV("REMOTE_HELO=%s", v->remote_helo);
+	if (v->tls_protocol[0] != '\0') {
+		ENV("TLS_PROTOCOL=%s", v->tls_protocol);
+		ENV("TLS_CIPHER=%s", v->tls_cipher);
+	}
 	if (v->email != NULL)
 		ENV("EMAIL=%s", v->email);
 #undef ENV

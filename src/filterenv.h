@@ -7,7 +7,7 @@
 /* The environment the filter sees: its strings packed one after the other
  * in vars, so that only the bytes used are touched (a slot of 4 KiB each
  * faulted in 9 pages for every message). */
-#define FILTER_ENV_VARS 9
+#define FILTER_ENV_VARS 11
 struct filter_env {
 	char	*envp[FILTER_ENV_VARS + 2];	/* + RECIPIENTS, NULL */
 	char	vars[FILTER_ENV_VARS * 4096];	/* PATH, paths: long */
@@ -17,6 +17,9 @@ struct filter_env {
 struct filter_env_values {
 	const char *client, *sender, *server, *tmpdir;
 	const char *remote, *remote_helo;
+	/* The client's TLS (STARTTLS); "" leaves TLS_PROTOCOL and
+	 * TLS_CIPHER out. */
+	const char *tls_protocol, *tls_cipher;
 	const char *email;
 	char	*recipients;	/* "RECIPIENTS=...", used in place */
 };

@@ -8,7 +8,7 @@
 
 void
 header_expand(const char *tmpl, const char *client_ip, const char *local_ip,
-    char *out, size_t outlen)
+    const char *tls, char *out, size_t outlen)
 {
 	const char *h = tmpl;
 	char date[64] = "";
@@ -38,6 +38,7 @@ header_expand(const char *tmpl, const char *client_ip, const char *local_ip,
 			case 'i': ins = client_ip; break;
 			case 'l': ins = local_ip; break;
 			case 'd': ins = date; break;
+			case 't': ins = tls; break;
 			case '%': ins = "%"; break;
 			default: h--; break;
 			}

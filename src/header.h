@@ -7,10 +7,11 @@
 #include <stddef.h>
 
 /*
- * tmpl with %i (client_ip), %l (local_ip), %d (the date) and %% expanded
- * into out, its lines ending in CRLF; cut at outlen, still ending its line.
+ * tmpl with %i (client_ip), %l (local_ip), %d (the date), %t (tls: the
+ * client's TLS protocol and cipher, or "none") and %% expanded into out,
+ * its lines ending in CRLF; cut at outlen, still ending its line.
  */
 void	header_expand(const char *tmpl, const char *client_ip,
-	    const char *local_ip, char *out, size_t outlen);
+	    const char *local_ip, const char *tls, char *out, size_t outlen);
 
 #endif

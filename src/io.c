@@ -18,6 +18,48 @@ io_init(struct io *io, int rfd, int wfd, int timeout_ms)
 	io->timeout_ms = timeout_ms;
 	io->rpos = io->rlen = io->wlen = 0;
 	io->eof = false;
+	io->stream = NULL;
+}
+
+void
+io_set_stream(struct io *io, const struct io_stream *stream)
+{
+	io->stream = stream;
+}
+
+size_t
+io_discard(struct io *io)
+{
+	size_t n = io->rlen - io->rpos;
+
+	io->rpos = io->rlen = 0;
+	return n;
+}
+
+/*
+ * One write to the peer: > 0 bytes written, or an IO_* status; *events
+ * is set when it is worth waiting for them and trying again.
+ */
+static long
+io_write_some(struct io *io, const unsigned char *p, size_t n, short *events)
+{
+	long w;
+
+	*events = 0;
+	if (io->stream != NULL) {
+		w = io->stream->write(io->stream->arg, p, n, events);
+		return w > 0 ? w : *events != 0 ? 0 : IO_TLS;
+	}
+	w = (long)write(io->wfd, p, n);
+	if (w > 0)
+		return w;
+	if (w < 0 && errno == EINTR)
+		return 0;
+	if (w < 0 && errno == EAGAIN) {
+		*events = POLLOUT;
+		return 0;
+	}
+	return IO_ERROR;
 }
 
 long
@@ -86,30 +128,63 @@ io_flush(struct io *io)
 {
 	long deadline = io_deadline(io->timeout_ms);
 	size_t off = 0;
-	ssize_t n;
+	short ev;
+	long n;
 	int r = IO_OK;
 
 	while (off < io->wlen) {
-		n = write(io->wfd, io->wbuf + off, io->wlen - off);
+		n = io_write_some(io, io->wbuf + off, io->wlen - off, &ev);
 		if (n > 0) {
 			off += (size_t)n;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			r = io_wait_until(io->wfd, POLLOUT, deadline);
+		if (n < 0) {
+			r = (int)n;
+			break;
+		}
+		if (ev != 0) {
+			/* TLS may need to read before it can write. */
+			r = io_wait_until(ev == POLLIN ? io->rfd : io->wfd, ev,
+			    deadline);
 			if (r < 0)
 				break;
 			r = IO_OK;
-			continue;
 		}
-		r = IO_ERROR;
-		break;
 	}
 	memmove(io->wbuf, io->wbuf + off, io->wlen - off);
 	io->wlen -= off;
 	return r;
+}
+
+/*
+ * Through the stream: it is asked first, as it may hold input already
+ * decrypted, which poll() cannot see.
+ */
+static int
+io_fill_stream(struct io *io, long deadline)
+{
+	short ev;
+	long n;
+	int r;
+
+	for (;;) {
+		n = io->stream->read(io->stream->arg, io->rbuf + io->rlen,
+		    sizeof(io->rbuf) - io->rlen, &ev);
+		if (n > 0) {
+			io->rlen += (size_t)n;
+			return IO_OK;
+		}
+		if (n == 0) {
+			io->eof = true;
+			return IO_EOF;
+		}
+		if (ev == 0)
+			return IO_TLS;
+		r = io_wait_until(ev == POLLOUT ? io->wfd : io->rfd, ev,
+		    deadline);
+		if (r < 0)
+			return r;
+	}
 }
 
 /* Reads more input by deadline, after sending what is queued for the
@@ -131,6 +206,8 @@ io_fill(struct io *io, long deadline)
 	}
 	if (io->rlen == sizeof(io->rbuf))
 		return IO_OK;
+	if (io->stream != NULL)
+		return io_fill_stream(io, deadline);
 	for (;;) {
 		r = io_wait_until(io->rfd, POLLIN, deadline);
 		if (r < 0)
@@ -260,6 +337,7 @@ io_strstatus(int status)
 	case IO_ERROR: return strerror(errno);
 	case IO_SIGNAL: return "terminated by signal";
 	case IO_TOOLONG: return "line too long";
+	case IO_TLS: return "TLS error";
 	default: return "unknown error";
 	}
 }

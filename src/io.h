@@ -27,6 +27,19 @@ enum io_status {
 	IO_ERROR = -3,		/* errno says why */
 	IO_SIGNAL = -4,		/* a terminating signal arrived */
 	IO_TOOLONG = -5,	/* line longer than allowed; it was skipped */
+	IO_TLS = -6,		/* the TLS layer failed; its stream says why */
+};
+
+/*
+ * A byte stream laid over the fds, TLS (src/tlsmod.c): read and write
+ * return the bytes moved (> 0), 0 at the end of the stream, or -1 with
+ * *events the poll events to wait for before trying again (POLLIN on rfd,
+ * POLLOUT on wfd), or -1 with *events 0 when the stream failed.
+ */
+struct io_stream {
+	long	(*read)(void *arg, void *buf, size_t n, short *events);
+	long	(*write)(void *arg, const void *buf, size_t n, short *events);
+	void	*arg;
 };
 
 struct io {
@@ -37,6 +50,7 @@ struct io {
 	size_t	rlen;
 	size_t	wlen;
 	bool	eof;
+	const struct io_stream *stream;	/* NULL: the fds themselves */
 	unsigned char rbuf[IO_BUFSIZE];
 	unsigned char wbuf[IO_BUFSIZE];
 };
@@ -68,6 +82,13 @@ bool	io_line_pending(const struct io *);
 int	io_write(struct io *, const void *, size_t);
 int	io_puts(struct io *, const char *);
 int	io_flush(struct io *);
+/*
+ * From now on the bytes go through stream (NULL: the fds again). Input
+ * still buffered is the caller's to keep or drop (io_discard()).
+ */
+void	io_set_stream(struct io *, const struct io_stream *);
+/* Drops the input buffered and not yet read; returns how many bytes. */
+size_t	io_discard(struct io *);
 const char *io_strstatus(int status);
 
 #endif

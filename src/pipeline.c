@@ -32,6 +32,17 @@ pipeline_owed(const struct pipeline *pl)
 	return pl->n;
 }
 
+bool
+pipeline_has(const struct pipeline *pl, enum pending_kind kind)
+{
+	unsigned i;
+
+	for (i = 0; i < pl->n; i++)
+		if (pl->q[i].kind == kind)
+			return true;
+	return false;
+}
+
 void
 pipeline_owed_rcpts(const struct pipeline *pl, unsigned *n, size_t *bytes)
 {

@@ -43,6 +43,8 @@ bool	pipeline_push(struct pipeline *, enum pending_kind, unsigned flags,
 	    const char *addr, size_t len);
 /* Commands owed a reply. */
 unsigned pipeline_owed(const struct pipeline *);
+/* Whether a command of this kind is owed a reply. */
+bool	pipeline_has(const struct pipeline *, enum pending_kind);
 /*
  * The RCPTs owed a reply: how many, and how many bytes they would add to
  * the recipient list (each address and its separator).

@@ -12,6 +12,7 @@
 #include "esmtp.h"
 #include "filter.h"
 #include "filterenv.h"
+#include "outaddr.h"
 #include "header.h"
 #include "proxyproto.h"
 #include "sig.h"
@@ -168,6 +169,7 @@ die(struct session *s, int status, const char *reply, const char *fmt, ...)
 		io_puts(&s->client, "\r\n");
 	}
 	io_flush(&s->client);
+	tls_close(&s->client_tls);
 	exit(status);
 }
 
@@ -179,6 +181,8 @@ finish(struct session *s)
 	    s->messages);
 	cleanup(s);
 	io_flush(&s->client);
+	tls_close(&s->client_tls);
+	tls_close(&s->upstream_tls);
 	exit(EXIT_SESSION_OK);
 }
 
@@ -207,7 +211,8 @@ die_upstream(struct session *s, int status)
 		die(s, EXIT_SESSION_FAILED, reply, "terminated by signal %d",
 		    sig_caught());
 	die(s, EXIT_SESSION_FAILED, reply, "upstream %s: %s", s->server,
-	    status == REPLY_BAD ? "malformed reply" : io_strstatus(status));
+	    status == REPLY_BAD ? "malformed reply" : status == IO_TLS ?
+	    s->upstream_tls.why : io_strstatus(status));
 }
 
 __attribute__((noreturn)) static void
@@ -218,6 +223,9 @@ die_client(struct session *s, int status)
 	if (status == IO_EOF || status == IO_ERROR)
 		die(s, EXIT_SESSION_FAILED, NULL, "lost connection (%s)",
 		    io_strstatus(status));
+	if (status == IO_TLS)
+		die(s, EXIT_SESSION_FAILED, NULL, "lost connection (TLS: %s)",
+		    s->client_tls.why);
 	fatal_reply(s, reply, sizeof(reply), status);
 	if (status == IO_SIGNAL)
 		die(s, EXIT_SESSION_FAILED, reply, "terminated by signal %d",
@@ -379,6 +387,8 @@ upstream_drop(struct session *s, const char *reply, const char *why)
 	s->upstream_fd = -1;
 	s->upstream.rfd = s->upstream.wfd = -1;
 	s->upstream.wlen = 0;
+	/* Its fd is closed: no close_notify may go to whatever reuses it. */
+	s->upstream_tls.active = false;
 	s->upstream_gone = true;
 	snprintf(s->gone_reply, sizeof(s->gone_reply), "%s", reply);
 }
@@ -642,6 +652,23 @@ advertise_chunking(struct session *s, struct reply *rp, bool up_binarymime)
 	    s->cfg->filter_command[0] == '\0' && add_keyword(rp, "BINARYMIME");
 }
 
+/*
+ * STARTTLS is ours to offer (the upstream's was removed: TLS is hop by
+ * hop), until the client uses it; with TLSRequire, AUTH only after it.
+ */
+static void
+advertise_tls(const struct session *s, struct reply *rp)
+{
+	int k;
+
+	if (s->cfg->tls_cert[0] == '\0' || s->client_tls.active)
+		return;
+	while (s->cfg->tls_require && (k = reply_find_keyword(rp, "AUTH")) > 0)
+		reply_remove_line(rp, k);
+	if (rp->nlines < REPLY_LINES_MAX)
+		snprintf(rp->text[rp->nlines++], REPLY_LINE_MAX, "STARTTLS");
+}
+
 static void
 cmd_helo(struct session *s, const char *verb, const char *args)
 {
@@ -678,7 +705,9 @@ cmd_helo(struct session *s, const char *verb, const char *args)
 		if (esmtp) {
 			advertise_chunking(s, rp, up_binarymime);
 			advertise_size(s, rp);
+			advertise_tls(s, rp);
 		}
+		s->helo_needed = false;
 	}
 	say_reply(s, rp);
 }
@@ -798,6 +827,17 @@ send_ahead(struct session *s, enum pending_kind kind, unsigned flags,
 		drain_replies(s);
 }
 
+/* TLSRequire: MAIL and AUTH wait for STARTTLS; false when refused. */
+static bool
+tls_allows(struct session *s)
+{
+	if (!s->cfg->tls_require || s->client_tls.active)
+		return true;
+	refuse(s, "a command before STARTTLS (TLSRequire)",
+	    "530 5.7.0 Must issue a STARTTLS command first");
+	return false;
+}
+
 static void
 cmd_mail(struct session *s, const char *verb, const char *args)
 {
@@ -807,6 +847,13 @@ cmd_mail(struct session *s, const char *verb, const char *args)
 	bool binary;
 
 	(void)verb;
+	if (!tls_allows(s))
+		return;
+	if (s->helo_needed) {
+		/* RFC 3207 4.2: the session starts over after TLS. */
+		say(s, "503 5.5.1 Error: send HELO/EHLO first");
+		return;
+	}
 	if ((bad = esmtp_parse(args, "FROM:", true, sender, sizeof(sender),
 	    &a)) != NULL) {
 		refuse(s, bad, "501 5.5.4 Syntax: MAIL FROM:<address> "
@@ -927,6 +974,8 @@ cmd_auth(struct session *s, const char *verb, const char *args)
 
 	(void)verb;
 	(void)args;
+	if (!tls_allows(s))
+		return;
 	rp = relay_command(s, 334);
 	/* 334 challenges go on until the server decides; the client's
 	 * answers are credentials and are never logged. */
@@ -974,6 +1023,200 @@ cmd_unsupported(struct session *s, const char *verb, const char *args)
 {
 	(void)args;
 	say(s, "502 5.5.1 Error: %s not implemented", verb);
+}
+
+/* ---- STARTTLS (RFC 3207), both legs ------------------------------------ */
+
+/* The TLS module's functions, loaded at the first use; NULL with why. */
+static const struct tls_api *
+tls_module(struct session *s, char *why, size_t whylen)
+{
+	if (s->tls_api == NULL)
+		s->tls_api = tlsmod_load(s->cfg->tls_module, why, whylen);
+	return s->tls_api;
+}
+
+/* The context of one side (server: inbound), made at its first use;
+ * -1 with why. */
+static int
+tls_context(struct session *s, bool server, char *why, size_t whylen)
+{
+	const struct config *cfg = s->cfg;
+	void **ctx = server ? &s->tls_server_ctx : &s->tls_client_ctx;
+	struct tls_settings ts = {
+		.cert_file = cfg->tls_cert,
+		.key_file = cfg->tls_key[0] ? cfg->tls_key : cfg->tls_cert,
+		.protocols = cfg->tls_protocols,
+		.ciphers = cfg->tls_ciphers,
+		.ca_file = cfg->out_tls_ca_file,
+		.verify = cfg->out_tls == OUT_TLS_VERIFY,
+	};
+	char text[TLS_WHY_MAX];
+
+	if (*ctx != NULL)
+		return 0;
+	if (tls_module(s, why, whylen) == NULL)
+		return -1;
+	*ctx = s->tls_api->ctx_new(server, &ts, text);
+	if (*ctx == NULL) {
+		snprintf(why, whylen, "%s", text);
+		return -1;
+	}
+	return 0;
+}
+
+/* %t of the Header: the client's TLS, or "none". */
+static const char *
+tls_text(const struct session *s, char *buf, size_t len)
+{
+	if (!s->client_tls.active)
+		return "none";
+	snprintf(buf, len, "%s %s", s->client_tls.info.protocol,
+	    s->client_tls.info.cipher);
+	return buf;
+}
+
+/*
+ * After the handshake the session starts over (RFC 3207 4.2): what the
+ * client said before is forgotten, and it must say EHLO again. The
+ * upstream keeps its session: no transaction is open (STARTTLS is refused
+ * in one), and the client's next EHLO is relayed to it.
+ */
+static void
+client_tls_started(struct session *s)
+{
+	const struct tls_info *ti = &s->client_tls.info;
+
+	log_msg(s->log, L_INFO, "STARTTLS from %s: %s with cipher %s (%d "
+	    "bits)", s->ep.client_ip, ti->protocol, ti->cipher, ti->bits);
+	tx_reset(&s->tx);
+	forward_info_reset(s);
+	s->helo[0] = '\0';
+	s->helo_needed = true;
+}
+
+/* Whether STARTTLS may start now; if not, the client has been told. */
+static bool
+starttls_acceptable(struct session *s, const char *args)
+{
+	if (args[0] != '\0')
+		say(s, "501 5.5.4 Syntax: STARTTLS");
+	else if (s->client_tls.active)
+		say(s, "503 5.5.1 Error: TLS already active");
+	else if (s->tx.mail_accepted)
+		say(s, "503 5.5.1 Error: MAIL transaction in progress");
+	else if (s->authenticated)
+		/* The upstream would keep the AUTH we would have to forget. */
+		say(s, "503 5.5.1 Error: already authenticated");
+	else
+		return true;
+	return false;
+}
+
+static void
+cmd_starttls(struct session *s, const char *verb, const char *args)
+{
+	char why[TLS_WHY_MAX + 64];
+	size_t left;
+	int r;
+
+	if (s->cfg->tls_cert[0] == '\0') {
+		cmd_unsupported(s, verb, args);
+		return;
+	}
+	if (!starttls_acceptable(s, args))
+		return;
+	if (tls_context(s, true, why, sizeof(why)) < 0) {
+		log_msg(s->log, L_ERR, "STARTTLS: %s", why);
+		say_uncounted(s, "454 4.7.0 TLS not available due to local "
+		    "problem");
+		return;
+	}
+	say(s, "220 2.0.0 Ready to start TLS");
+	if ((r = io_flush(&s->client)) != IO_OK)
+		die_client(s, r);
+	/* CVE-2011-0411: what came with STARTTLS in plaintext is never read
+	 * as commands inside TLS, where they would pass as the client's. */
+	if ((left = io_discard(&s->client)) > 0)
+		log_msg(s->log, L_NOTICE, "discarded %zu bytes %s sent after "
+		    "STARTTLS before the handshake", left, s->ep.client_ip);
+	r = tls_start(&s->client_tls, s->tls_api, s->tls_server_ctx,
+	    &s->client, NULL);
+	if (r == IO_SIGNAL)
+		die_client(s, r);
+	if (r != IO_OK)
+		die(s, EXIT_SESSION_FAILED, NULL, "STARTTLS: handshake with %s "
+		    "failed: %s", s->ep.client_ip, r == IO_TLS ?
+		    s->client_tls.why : io_strstatus(r));
+	client_tls_started(s);
+}
+
+/* The name OutTLS sends and checks: OutTLSName, else OutAddress's host. */
+static const char *
+upstream_tls_name(const struct session *s, struct out_address *oa)
+{
+	if (s->cfg->out_tls_name[0] != '\0')
+		return s->cfg->out_tls_name;
+	if (s->cfg->out_address[0] != '\0' &&
+	    out_address_parse(s->cfg->out_address, oa) == NULL &&
+	    oa->kind == OUT_HOST)
+		return oa->host;
+	return "";
+}
+
+/*
+ * OutTLS: STARTTLS upstream before the first client command goes there.
+ * With "may" the session goes on in plaintext when the upstream does not
+ * offer it (or TLS cannot be set up here); with "encrypt" and "verify"
+ * nothing is relayed in the clear: 421 and exit. A failed handshake ends
+ * the session whatever the level: the connection is no longer usable.
+ */
+static void
+upstream_starttls(struct session *s)
+{
+	static const char *const levels[] = { "none", "may", "encrypt",
+	    "verify" };
+	const char *level = levels[s->cfg->out_tls];
+	bool may = s->cfg->out_tls == OUT_TLS_MAY;
+	char cmd[CMD_LINE_MAX], why[TLS_WHY_MAX + 64], fail[256];
+	struct out_address oa;
+	struct reply *rp;
+	int r;
+
+	s->upstream_tls_done = true;
+	snprintf(fail, sizeof(fail), "421 4.7.0 %s Error: no TLS to the "
+	    "upstream server, try again later", s->hostname);
+	snprintf(cmd, sizeof(cmd), "EHLO %s", s->hostname);
+	rp = upstream_command(s, cmd);
+	if (rp->code != 250 || reply_find_keyword(rp, "STARTTLS") <= 0)
+		snprintf(why, sizeof(why), "upstream %s does not offer STARTTLS "
+		    "(EHLO: %d)", s->server, rp->code);
+	else if (tls_context(s, false, why, sizeof(why)) < 0)
+		;	/* why says it */
+	else if ((rp = upstream_command(s, "STARTTLS"))->code != 220)
+		snprintf(why, sizeof(why), "upstream %s refused STARTTLS: %d "
+		    "%s", s->server, rp->code, rp->text[0]);
+	else
+		why[0] = '\0';
+	if (why[0] != '\0' && may) {
+		log_msg(s->log, L_INFO, "OutTLS may: plaintext: %s", why);
+		return;
+	}
+	if (why[0] != '\0')
+		die(s, EXIT_TEMPORARY, fail, "OutTLS %s: %s: nothing relayed",
+		    level, why);
+	r = tls_start(&s->upstream_tls, s->tls_api, s->tls_client_ctx,
+	    &s->upstream, upstream_tls_name(s, &oa));
+	if (r == IO_SIGNAL)
+		die_client(s, r);
+	if (r != IO_OK)
+		die(s, EXIT_TEMPORARY, fail, "OutTLS %s: handshake with upstream "
+		    "%s failed: %s: nothing relayed", level, s->server,
+		    r == IO_TLS ? s->upstream_tls.why : io_strstatus(r));
+	log_msg(s->log, L_INFO, "TLS to upstream %s (OutTLS %s): %s with "
+	    "cipher %s (%d bits)", s->server, level,
+	    s->upstream_tls.info.protocol, s->upstream_tls.info.cipher,
+	    s->upstream_tls.info.bits);
 }
 
 /* ---- DATA ------------------------------------------------------------ */
@@ -1117,8 +1360,10 @@ static bool
 upstream_data(struct session *s, long filter_ms, bool rset)
 {
 	char summary[REPLY_LINE_MAX + 8];
-	struct reply *rp = upstream_command(s, "DATA");
+	struct reply *rp = s->data_ahead ? upstream_reply(s) :
+	    upstream_command(s, "DATA");
 
+	s->data_ahead = false;
 	if (rp->code == 354)
 		return true;
 	reply_summary(rp, summary, sizeof(summary));
@@ -1205,13 +1450,13 @@ forward_chunked(struct session *s, int fd, const char *header, long filter_ms)
 static void
 forward(struct session *s, int fd, long filter_ms)
 {
-	char header[CONFIG_VALUE_MAX * 2];
+	char header[CONFIG_VALUE_MAX * 2], tls[128];
 	off_t sent;
 	int r;
 
 	session_move(s, EV_FORWARD);
-	header_expand(s->cfg->header, s->ep.client_ip, s->ep.local_ip, header,
-	    sizeof(header));
+	header_expand(s->cfg->header, s->ep.client_ip, s->ep.local_ip,
+	    tls_text(s, tls, sizeof(tls)), header, sizeof(header));
 	if (s->tx.bdat && s->up_chunking) {
 		forward_chunked(s, fd, header, filter_ms);
 		return;
@@ -1263,6 +1508,9 @@ session_env(struct session *s, struct filter_env *fe)
 		.tmpdir = s->cfg->temp_directory,
 		.remote = s->remote,
 		.remote_helo = s->remote_helo,
+		.tls_protocol = s->client_tls.active ?
+		    s->client_tls.info.protocol : "",
+		.tls_cipher = s->client_tls.info.cipher,
 		.email = s->msg.named ? s->msg.path : NULL,
 		.recipients = s->tx.rcpt_env,
 	};
@@ -1395,7 +1643,7 @@ static void
 stream_message(struct session *s)
 {
 	unsigned char out[DATA_DECODE_ROOM(IO_BUFSIZE / 4)];
-	char header[CONFIG_VALUE_MAX * 2], gone[256];
+	char header[CONFIG_VALUE_MAX * 2], gone[256], tls[128];
 	unsigned long long got = 0;
 	struct data_decoder dec;
 	struct data_encoder enc;
@@ -1410,8 +1658,8 @@ stream_message(struct session *s)
 	s->message_open = true;
 	s->filter_ms = -1;
 	s->msg.size = 0;
-	header_expand(s->cfg->header, s->ep.client_ip, s->ep.local_ip, header,
-	    sizeof(header));
+	header_expand(s->cfg->header, s->ep.client_ip, s->ep.local_ip,
+	    tls_text(s, tls, sizeof(tls)), header, sizeof(header));
 	data_encoder_init(&enc, header);
 	data_decoder_init(&dec);
 	while (!data_done(&dec)) {
@@ -1605,6 +1853,47 @@ deliver(struct session *s)
 	run_filter(s);
 }
 
+/*
+ * A DATA that ends a pipelined group (RFC 2920 3.1) goes upstream in the
+ * group's write when the message will be streamed and a MAIL and a RCPT
+ * went upstream before it: one round trip to the upstream for the group,
+ * not two. upstream_data() reads its reply.
+ */
+static void
+send_data_ahead(struct session *s, const char *args)
+{
+	bool mail = s->tx.mail_accepted || pipeline_has(&s->pipe, PEND_MAIL);
+	bool rcpt = s->tx.nrcpt > 0 || pipeline_has(&s->pipe, PEND_RCPT);
+
+	if (pipeline_owed(&s->pipe) == 0 || args[0] != '\0' || !streamed(s))
+		return;
+	if (!mail || !rcpt)
+		return;
+	upstream_send(s, "DATA");
+	s->data_ahead = true;
+}
+
+/*
+ * The upstream's reply to a DATA sent ahead that we refuse (no MAIL or
+ * RCPT accepted): not relayed, the client gets ours. An upstream that
+ * accepts it now waits for a message: it is dropped.
+ */
+static void
+data_ahead_refused(struct session *s)
+{
+	char why[REPLY_LINE_MAX + 64], gone[256];
+	struct reply *rp = upstream_reply(s);
+
+	s->data_ahead = false;
+	if (rp->code / 100 != 2 && rp->code / 100 != 3)
+		return;
+	snprintf(why, sizeof(why), "upstream answered DATA with %d %s "
+	    "without a recipient", rp->code, rp->text[0]);
+	snprintf(gone, sizeof(gone), "421 4.3.0 %s Error: upstream server "
+	    "misbehaved, closing connection", s->hostname);
+	upstream_drop(s, gone, why);
+}
+
 static void
 cmd_data(struct session *s, const char *verb, const char *args)
 {
@@ -1613,6 +1902,8 @@ cmd_data(struct session *s, const char *verb, const char *args)
 	const char *refusal;
 
 	(void)verb;
+	if (s->data_ahead && !(s->tx.mail_accepted && s->tx.nrcpt > 0))
+		data_ahead_refused(s);
 	if (!data_acceptable(s, args))
 		return;
 	session_move(s, EV_DATA);
@@ -1807,7 +2098,7 @@ static const struct command {
 	{ "AUTH", cmd_auth, 0, EV_COMMAND },
 	{ "XFORWARD", cmd_xforward, 0, EV_COMMAND },
 	{ "XCLIENT", cmd_xclient, C_LOCAL, EV_NONE },
-	{ "STARTTLS", cmd_unsupported, C_LOCAL, EV_NONE },
+	{ "STARTTLS", cmd_starttls, C_LOCAL, EV_NONE },
 	{ "BDAT", cmd_bdat, C_LOCAL, EV_NONE },
 	{ "XEXCH50", cmd_unsupported, C_LOCAL, EV_NONE },
 	{ NULL, cmd_relay, C_JUNK, EV_RELAY },
@@ -1853,6 +2144,8 @@ handle_command(struct session *s, size_t len)
 	for (c = commands; c->verb != NULL; c++)
 		if (strcasecmp(c->verb, verb) == 0)
 			break;
+	if (c->fn == cmd_data)
+		send_data_ahead(s, args);
 	if (!(c->flags & C_PIPE))
 		drain_replies(s);
 	if (s->upstream_gone) {
@@ -1865,6 +2158,11 @@ handle_command(struct session *s, size_t len)
 	}
 	if (c->flags & C_JUNK)
 		count_junk(s);
+	/* TLS first: what the upstream hears about the client (XCLIENT) it
+	 * would forget at STARTTLS, and should not hear in the clear. */
+	if (s->cfg->out_tls != OUT_TLS_NONE && !s->upstream_tls_done &&
+	    !(c->flags & C_LOCAL))
+		upstream_starttls(s);
 	if (s->cfg->xclient && !s->xclient_done && !(c->flags & C_LOCAL))
 		xclient_handshake(s, c->fn == cmd_helo ? args : "",
 		    strcasecmp(verb, "EHLO") == 0);
@@ -1951,6 +2249,7 @@ session_init(struct session *s, const struct config *cfg, struct logger *lg,
 	s->pipelining = false;
 	s->chunking = s->up_chunking = s->binarymime = false;
 	pipeline_init(&s->pipe);
+	s->data_ahead = false;
 	/* From here on only session_move() changes it. */
 	s->state = ST_CONNECT;
 	s->filter_pgid = 0;

@@ -18,6 +18,7 @@
 #include "pipeline.h"
 #include "reply.h"
 #include "spool.h"
+#include "tlsmod.h"
 #include "upstream.h"
 
 /* The line buffer: room for the longest MaxLineLength. */
@@ -77,12 +78,19 @@ struct session {
 	bool	up_chunking;	/* the upstream offered CHUNKING */
 	bool	binarymime;	/* we offered BINARYMIME */
 	struct pipeline pipe;	/* MAIL, RCPT owed a reply (RFC 2920) */
+	bool	data_ahead;	/* DATA went upstream with them, reply unread */
 	bool	upstream_lost;	/* a keepalive found it gone */
 	/* The upstream was dropped after the client had its reply: the
 	 * next command gets gone_reply (QUIT gets 221). */
 	bool	upstream_gone;
 	char	gone_reply[256];
 	bool	xforward_ok;	/* the client may send XFORWARD */
+	/* STARTTLS: the module once loaded, its contexts once made. */
+	const struct tls_api *tls_api;
+	void	*tls_server_ctx, *tls_client_ctx;
+	struct tls_side client_tls, upstream_tls;
+	bool	upstream_tls_done;	/* OutTLS was applied (or not needed) */
+	bool	helo_needed;	/* after STARTTLS: a new EHLO before MAIL */
 	bool	message_open;	/* DATA accepted, outcome not yet logged */
 	long	filter_ms;	/* the open message's filter time; -1: none ran */
 	char	remote[PATH_ADDR_MAX];		/* XFORWARD ADDR */

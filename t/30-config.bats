@@ -126,6 +126,15 @@ default_config_path() {
 	MaxMessageSize: 52428800
 	ProxyProtocol: off
 	ProxyProtocolHosts: 127.0.0.0/8, ::1/128
+	TLSCertificate: 
+	TLSKey: 
+	TLSProtocols: 
+	TLSCiphers: 
+	TLSRequire: off
+	OutTLS: none
+	OutTLSCAFile: 
+	OutTLSName: 
+	TLSModule: /usr/local/lib/proxsmtpd/proxsmtpd-tls.so
 	EOF
 }
 
@@ -150,7 +159,16 @@ default_config_path() {
 		'MaxJunkCommands: 7' \
 		'MaxMessageSize: 0' \
 		'ProxyProtocol: v2' \
-		'ProxyProtocolHosts: 10.1.0.0/16, 2001:db8::/32'
+		'ProxyProtocolHosts: 10.1.0.0/16, 2001:db8::/32' \
+		'TLSCertificate: /etc/ssl/certs/mx.pem' \
+		'TLSKey: /etc/ssl/private/mx.key' \
+		'TLSProtocols: >=TLSv1.2, !TLSv1.1' \
+		'TLSCiphers: HIGH:!aNULL' \
+		'TLSRequire: on' \
+		'OutTLS: verify' \
+		'OutTLSCAFile: /etc/ssl/certs/ca-certificates.crt' \
+		'OutTLSName: mx.example.test' \
+		'TLSModule: /opt/proxsmtpd/tls.so'
 	check
 	[ "$status" -eq 0 ]
 	diff -u - <(settings) <<-'EOF'
@@ -176,6 +194,15 @@ default_config_path() {
 	MaxMessageSize: 0
 	ProxyProtocol: v2
 	ProxyProtocolHosts: 10.1.0.0/16, 2001:db8::/32
+	TLSCertificate: /etc/ssl/certs/mx.pem
+	TLSKey: /etc/ssl/private/mx.key
+	TLSProtocols: >=TLSv1.2, !TLSv1.1
+	TLSCiphers: HIGH:!aNULL
+	TLSRequire: on
+	OutTLS: verify
+	OutTLSCAFile: /etc/ssl/certs/ca-certificates.crt
+	OutTLSName: mx.example.test
+	TLSModule: /opt/proxsmtpd/tls.so
 	EOF
 }
 

@@ -236,7 +236,7 @@ xclient_send() {
 	wait_delivered "$MARK"
 	m=$(delivered "$MARK")
 	grep -q '^Received: from seven.client.test (.*\[127.0.0.1\])' "$m"
-	! grep -q '127.0.0.7' "$m" || false
+	! grep -q '127\.0\.0\.7' "$m" || false
 }
 
 @test "XClient: on with an upstream that does not offer XCLIENT: 421, nothing relayed, the reason logged" {

@@ -91,6 +91,41 @@ BODY='Subject: pipelined\r\n\r\nbody\r\n.\r\nQUIT\r\n'
 	no_temp_files
 }
 
+@test "a batch's DATA goes upstream in the batch's write when the message is streamed, not with a filter" {
+	start_sink
+	write_conf
+	start_traced
+	printf "EHLO c.test\r\n$BATCH$BODY" | smtp_raw >"$T/out"
+	cat -A "$T/out"
+	expect "220 $HOSTNAME_NOW ESMTP proxsmtpd" "250 2.1.0 Ok" "250 2.1.5 Ok" \
+		"250 2.1.5 Ok" "250 2.1.5 Ok" "354 End data with <CR><LF>.<CR><LF>" \
+		"250 2.0.0 Ok" "221 Bye"
+	wait_sessions
+	fd=$(upstream_fd)
+	# One write (to its closing quote): the group and DATA, no more.
+	one_write "$BATCH" "$fd"
+	[ "$(sink_count)" -eq 1 ]
+	# With a filter, DATA waits for the filter's verdict: the group
+	# leaves without it.
+	stop_tracked
+	: >"$PIDFILE_LIST"
+	rm -rf "$T/sink"
+	start_sink
+	write_conf "FilterType: pipe" "FilterCommand: cat"
+	start_traced
+	printf "EHLO c.test\r\n$BATCH$BODY" | smtp_raw >"$T/out"
+	cat -A "$T/out"
+	expect "220 $HOSTNAME_NOW ESMTP proxsmtpd" "250 2.1.0 Ok" "250 2.1.5 Ok" \
+		"250 2.1.5 Ok" "250 2.1.5 Ok" "354 End data with <CR><LF>.<CR><LF>" \
+		"250 2.0.0 Ok" "221 Bye"
+	wait_sessions
+	fd=$(upstream_fd)
+	one_write "${BATCH%DATA\\r\\n}" "$fd"
+	one_write 'DATA\r\n' "$fd"
+	[ "$(sink_count)" -eq 1 ]
+	no_temp_files
+}
+
 @test "a batch cut at every byte boundary gets the same replies" {
 	start_sink
 	write_conf "MaxRecipients: 2"
@@ -134,7 +169,9 @@ BODY='Subject: pipelined\r\n\r\nbody\r\n.\r\nQUIT\r\n'
 	[[ "$(data_reply)" == "250 "* ]]
 	wait_sessions
 	fd=$(upstream_fd)
-	one_write 'MAIL FROM:<alice@sender.test>\r\nRCPT TO:<bob@example.test>\r\nRCPT TO:<carol@example.test>\r\n' "$fd"
+	# swaks ends its group with DATA: the message is streamed, so DATA
+	# goes in the group's write too.
+	one_write 'MAIL FROM:<alice@sender.test>\r\nRCPT TO:<bob@example.test>\r\nRCPT TO:<carol@example.test>\r\nDATA\r\n' "$fd"
 	[ "$(sink_count)" -eq 1 ]
 }
 
@@ -176,6 +213,34 @@ improper() { grep "improper command pipelining.*\[$1\]" "$PF_DIR/maillog"; }
 	# Both accepted recipients get the message (one mailbox: two files).
 	wait_delivered "$MARK" 2
 	# Postfix offered PIPELINING, so a batch is proper.
+	! improper 127.0.0.1 || false
+}
+
+@test "Postfix: a group whose DATA went ahead with every recipient refused; the next message is delivered" {
+	write_conf "OutAddress: 127.0.0.1:$PF_PIPE"
+	start_traced
+	{ printf 'EHLO c.test\r\nMAIL FROM:<alice@sender.test>\r\nRCPT TO:<refused@example.test>\r\nDATA\r\n'
+	  sleep 1	# a proper client waits for DATA's reply
+	  printf "RSET\r\nMAIL FROM:<alice@sender.test>\r\nRCPT TO:<bob+$MARK@example.test>\r\nDATA\r\n"
+	  sleep 1
+	  printf "Subject: $MARK\r\n\r\nbody\r\n.\r\nQUIT\r\n"; } |
+		socat -t 120 -T 60 - "TCP:127.0.0.1:$PORT,bind=127.0.0.5" >"$T/out"
+	cat -A "$T/out"
+	# Postfix's own refusal of that DATA (554) is not relayed: one reply
+	# to each command, ours for DATA, and the session stays in step.
+	expect "220 $HOSTNAME_NOW ESMTP proxsmtpd" "250 2.1.0 Ok" \
+		"550 5.1.1 <refused@example.test>: Recipient address rejected: no such user here" \
+		"503 5.5.1 Error: need RCPT command" "250 2.0.0 Ok" "250 2.1.0 Ok" "250 2.1.5 Ok" \
+		"354 End data with <CR><LF>.<CR><LF>" "250 2.0.0 Ok: queued as QUEUEID" \
+		"221 2.0.0 Bye"
+	wait_sessions
+	fd=$(upstream_fd)
+	one_write 'MAIL FROM:<alice@sender.test>\r\nRCPT TO:<refused@example.test>\r\nDATA\r\n' "$fd"
+	one_write "MAIL FROM:<alice@sender.test>\\r\\nRCPT TO:<bob+$MARK@example.test>\\r\\nDATA\\r\\n" "$fd"
+	# Postfix did refuse that DATA, with the 554 the client never saw.
+	grep "read($fd, " "$T/strace" | grep -qF '554 5.5.1 '
+	! grep -q '554 5.5.1' "$T/out" || false
+	wait_delivered "$MARK" 1
 	! improper 127.0.0.1 || false
 }
 

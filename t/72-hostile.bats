@@ -83,7 +83,7 @@ sink_commands() { sed -n 's/^smtp-sink: \([A-Z][A-Z]* \)/\1/p; s/^smtp-sink: \([
 	! grep -q '^250.XFORWARD' "$T/out" || false
 	grep -q '^550 5.7.0 Error: XFORWARD not allowed' "$T/out"
 	[ "$(sink_count)" -eq 1 ]
-	! grep -qi 'XFORWARD\|forged\|203.0.113.66' "$T/sink.log" || false
+	! grep -qi 'XFORWARD\|forged\|203\.0\.113\.66' "$T/sink.log" || false
 	! grep -q '^REMOTE' "$T/env.out" || false
 	grep -q 'refused XFORWARD from a host not in AuthorizedXForwardHosts from 127.0.0.1: 550' "$PROXY_LOG"
 }

@@ -12,7 +12,8 @@ install_tree() {
 
 @test "make install puts every file in place under DESTDIR, with the paths filled in" {
 	install_tree
-	for f in usr/sbin/proxsmtpd usr/share/man/man8/proxsmtpd.8 \
+	for f in usr/sbin/proxsmtpd usr/lib/proxsmtpd/proxsmtpd-tls.so \
+		usr/share/man/man8/proxsmtpd.8 \
 		usr/share/man/man5/proxsmtpd.conf.5 usr/lib/systemd/system/proxsmtpd.socket \
 		usr/lib/systemd/system/proxsmtpd@.service etc/xinetd.d/proxsmtpd \
 		etc/proxsmtpd.conf etc/proxsmtpd.conf.sample \

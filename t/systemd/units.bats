@@ -95,12 +95,15 @@ exposure() {
 		sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) \([A-Z]*\).*/\1 \2/p'
 }
 
-@test "systemd-analyze security: the shipped unit rates OK; with proxsmtpd-strict.conf at most 2.0" {
+@test "systemd-analyze security: the shipped unit rates OK, at most 3.0; with proxsmtpd-strict.conf at most 2.0" {
 	read -r score label <<<"$(exposure)"
 	echo "# systemd-analyze security proxsmtpd@.service: exposure $score $label" >&3
 	ct systemd-analyze security --no-pager proxsmtpd@check.service | grep '✗' || :
 	[ -n "$score" ]
 	[ "$label" = OK ]
+	# 3.2 before PrivateUsers= and RemoveIPC=; what is left needs a mount
+	# namespace per session (bench/results.md) or breaks filters.
+	awk -v s="$score" 'BEGIN { exit !(s <= 3.0) }'
 	ct mkdir -p /etc/systemd/system/proxsmtpd@.service.d
 	ct cp /usr/share/proxsmtpd/systemd/proxsmtpd-strict.conf \
 		/etc/systemd/system/proxsmtpd@.service.d/strict.conf
@@ -180,6 +183,12 @@ exposure() {
 	done
 	[ "$(status_of "$unit" NoNewPrivs)" = 1 ]
 	[ "$(status_of "$unit" Seccomp)" = 2 ]
+	# PrivateUsers=yes: a user namespace where only root and the session's
+	# own user are mapped, one ID each (the host's map is one range of all).
+	map=$(ct cat "/proc/$(ct systemctl show -P MainPID "$unit")/uid_map")
+	echo "uid_map: $map"
+	[ "$(awk '$3 != 1' <<<"$map")" = "" ]
+	awk -v u="$uid" '$1 == u && $2 == u { f = 1 } END { exit !f }' <<<"$map"
 	# The greeting came from proxsmtpd.
 	[[ "$(ct cat /run/hold-priv)" == "220 "*proxsmtpd* ]]
 	ct systemctl stop hold-priv
@@ -292,8 +301,40 @@ spooled() {
 		[ "$v" = 0000000000001000 ]
 	done
 	[ "$(status_of "$unit" CapInh)" = 0000000000001000 ]
+	# and no user namespace of its own, where the capability would not
+	# reach the host's sockets: the session has the host's ID map.
+	map=$(ct cat "/proc/$(ct systemctl show -P MainPID "$unit")/uid_map")
+	echo "uid_map: $map"
+	[ "$(awk '{ print $1, $2, $3 }' <<<"$map")" = "0 0 4294967295" ]
 	ct systemctl stop hold-tp
 	wait_sessions 0
 	ct rm /etc/systemd/system/proxsmtpd@.service.d/transparent.conf
 	ct systemctl daemon-reload
+}
+
+@test "RemoveIPC: a SysV shared memory segment a filter leaves behind goes with the session" {
+	# The filter makes a segment and says so in the message it passes on.
+	ct sh -c 'cat >/usr/local/bin/ipc-filter' <<-'EOF'
+	#!/bin/sh
+	cat
+	echo "IPC $(ipcmk -M 4096 2>&1)"
+	EOF
+	ct chmod 755 /usr/local/bin/ipc-filter
+	conf "FilterCommand: /usr/local/bin/ipc-filter"
+	ct sh -c 'rm -f /run/sink/m.*'
+	run ct swaks -s 127.0.0.1:10025 -f a@example.org -t ipc@example.org
+	grep -q '^<-  250 ' <<<"$output"
+	# The filter did make one, and systemd removed it when the session's
+	# unit stopped (the last one of its user).
+	run ct sh -c 'cat /run/sink/m.*'
+	echo "$output"
+	grep -q '^IPC Shared memory id: [0-9]' <<<"$output"
+	wait_sessions 0
+	for i in $(seq 50); do
+		left=$(ct ipcs -m | awk '$3 == "proxsmtpd"')
+		[ -z "$left" ] && break
+		sleep 0.1
+	done
+	ct ipcs -m
+	[ -z "$left" ]
 }

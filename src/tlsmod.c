@@ -1,0 +1,104 @@
+/*
+ * tlsmod.c - loads the TLS module when a session first needs it, and lays
+ * its connection over a peer's io (src/io.h: struct io_stream).
+ *
+ * The waiting stays here, in io_wait_until(): the module's calls never
+ * block, they say whether they wait to read or to write.
+ */
+#include "tlsmod.h"
+
+#include <dlfcn.h>
+#include <poll.h>
+#include <stdio.h>
+
+const struct tls_api *
+tlsmod_load(const char *path, char *why, size_t whylen)
+{
+	const struct tls_api *api;
+	const char *err;
+	void *h;
+
+	/* RTLD_LOCAL: libssl's symbols stay the module's. */
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL) {
+		err = dlerror();
+		snprintf(why, whylen, "cannot load TLS module: %s",
+		    err != NULL ? err : path);
+		return NULL;
+	}
+	api = dlsym(h, TLS_API_SYMBOL);
+	if (api == NULL || api->version != TLS_API_VERSION) {
+		snprintf(why, whylen, "TLS module %s: %s", path, api == NULL ?
+		    "no " TLS_API_SYMBOL : "built for another version of "
+		    "proxsmtpd");
+		dlclose(h);
+		return NULL;
+	}
+	return api;
+}
+
+static short
+events_of(int want)
+{
+	return want == TLS_WANT_READ ? POLLIN : want == TLS_WANT_WRITE ?
+	    POLLOUT : 0;
+}
+
+static long
+stream_read(void *arg, void *buf, size_t n, short *events)
+{
+	struct tls_side *t = arg;
+	int want = TLS_FAILED;
+	long r = t->api->read(t->conn, buf, n, &want, t->why);
+
+	*events = r < 0 ? events_of(want) : 0;
+	return r;
+}
+
+static long
+stream_write(void *arg, const void *buf, size_t n, short *events)
+{
+	struct tls_side *t = arg;
+	int want = TLS_FAILED;
+	long r = t->api->write(t->conn, buf, n, &want, t->why);
+
+	*events = r < 0 ? events_of(want) : 0;
+	return r;
+}
+
+int
+tls_start(struct tls_side *t, const struct tls_api *api, void *ctx,
+    struct io *io, const char *name)
+{
+	long deadline = io_deadline(io->timeout_ms);
+	int want, r;
+
+	t->api = api;
+	t->active = false;
+	t->conn = api->conn_new(ctx, io->rfd, io->wfd, name, t->why);
+	if (t->conn == NULL)
+		return IO_TLS;
+	/* One deadline for the whole handshake: a peer that trickles its
+	 * records cannot stretch it. */
+	while ((want = api->handshake(t->conn, t->why)) != TLS_DONE) {
+		if (want == TLS_FAILED)
+			return IO_TLS;
+		r = want == TLS_WANT_READ ?
+		    io_wait_until(io->rfd, POLLIN, deadline) :
+		    io_wait_until(io->wfd, POLLOUT, deadline);
+		if (r < 0)
+			return r;
+	}
+	api->info(t->conn, &t->info);
+	t->stream = (struct io_stream){ stream_read, stream_write, t };
+	io_set_stream(io, &t->stream);
+	t->active = true;
+	return IO_OK;
+}
+
+void
+tls_close(struct tls_side *t)
+{
+	if (t->active)
+		t->api->shutdown(t->conn);
+}
