@@ -43,6 +43,17 @@ pipeline_has(const struct pipeline *pl, enum pending_kind kind)
 	return false;
 }
 
+bool
+pipeline_has_flag(const struct pipeline *pl, unsigned flag)
+{
+	unsigned i;
+
+	for (i = 0; i < pl->n; i++)
+		if (pl->q[i].flags & flag)
+			return true;
+	return false;
+}
+
 void
 pipeline_owed_rcpts(const struct pipeline *pl, unsigned *n, size_t *bytes)
 {

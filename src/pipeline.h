@@ -45,6 +45,8 @@ bool	pipeline_push(struct pipeline *, enum pending_kind, unsigned flags,
 unsigned pipeline_owed(const struct pipeline *);
 /* Whether a command of this kind is owed a reply. */
 bool	pipeline_has(const struct pipeline *, enum pending_kind);
+/* Whether a command owed a reply has that PEND_* flag. */
+bool	pipeline_has_flag(const struct pipeline *, unsigned flag);
 /*
  * The RCPTs owed a reply: how many, and how many bytes they would add to
  * the recipient list (each address and its separator).

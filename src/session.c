@@ -1869,6 +1869,11 @@ send_data_ahead(struct session *s, const char *args)
 		return;
 	if (!mail || !rcpt)
 		return;
+	/* Nor a DATA that data_acceptable() refuses after BDAT or
+	 * BODY=BINARYMIME (RFC 3030): the upstream would wait for a body. */
+	if (s->tx.bdat || s->tx.binarymime ||
+	    pipeline_has_flag(&s->pipe, PEND_BINARYMIME))
+		return;
 	upstream_send(s, "DATA");
 	s->data_ahead = true;
 }
