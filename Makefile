@@ -29,7 +29,7 @@ CPPFLAGS  += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \
 CORE = src/main.c src/config.c src/log.c src/sig.c src/io.c src/reply.c \
        src/upstream.c src/spool.c src/data.c src/filter.c src/session.c \
        src/esmtp.c src/netlist.c src/sandbox.c src/outaddr.c src/xtext.c \
-       src/header.c src/filterenv.c src/proxyproto.c src/pipeline.c \
+       src/header.c src/filterenv.c src/proxyproto.c src/pipeline.c src/bdat.c \
        src/tlsmod.c
 SRCS = $(CORE) $(if $(LIBSYSTEMD),src/sysd-libsystemd.c,src/sysd.c)
 SYSD_LIBS = $(if $(LIBSYSTEMD),-lsystemd)

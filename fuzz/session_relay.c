@@ -16,7 +16,8 @@
  *   SEPARATOR is "\n~~UPSTREAM~~\n". The replies are used one per command
  *   (greeting first), a reply being lines up to one without '-' after the
  *   code; when they run out the fake answers like a normal server (EHLO
- *   offers PIPELINING, STARTTLS, XCLIENT, AUTH...; DATA 354; AUTH 334).
+ *   offers PIPELINING, STARTTLS, XCLIENT, AUTH, CHUNKING, BINARYMIME...;
+ *   DATA 354; AUTH 334; BDAT reads its count of bytes, then answers).
  *   No FilterCommand: the filter runner is not fuzzed here. A quarter of
  *   the inputs (by hash) run with MaxMessageSize 1 to 512.
  *
@@ -25,9 +26,15 @@
  *   - the upstream gets CRLF lines only, commands without control bytes,
  *     messages dot-stuffed with their terminator; the proxy never waits
  *     for a reply while a command or a message is unfinished;
+ *   - BDAT upstream: "BDAT n LAST" only (one chunk), exactly n bytes; a
+ *     text message (no BODY=BINARYMIME) in CRLF lines, ending in CRLF;
+ *     the proxy never waits for a reply inside a chunk;
  *   - no smuggling: the upstream never sees more messages than the client
- *     was given 354s (nor DATA commands, where the message is spooled;
- *     a streamed message asks the upstream's DATA before the 354);
+ *     was given 354s plus the BDAT messages the proxy logged (nor DATA
+ *     commands, where the message is spooled; a streamed message asks the
+ *     upstream's DATA before the 354);
+ *   - every message the proxy logs as forwarded with a 2xx was taken by
+ *     the upstream with a 2xx (log_message() is caught for this);
  *   - the client gets 2xx to an end of data only if the upstream gave 2xx
  *     to a message, or FilterType reject's FilterReject is a 250 (drop);
  *   - the session ends through exit with 0, 1 or 111; no fd is leaked, no
@@ -46,7 +53,10 @@
 #include <time.h>
 
 #include "../src/io.h"
+#include "../src/session.h"
 #include "../src/sig.h"
+
+static struct session sess;
 
 static ssize_t fz_read(int fd, void *buf, size_t n);
 static ssize_t fz_write(int fd, const void *buf, size_t n);
@@ -67,9 +77,32 @@ fz_exit(int status)
 	longjmp(exit_jmp, 1);
 }
 
+#include "../src/log.h"
+
+/* What the proxy logged of each message (see fz_log_message()). */
+static struct {
+	unsigned messages, bdat, forwarded_2xx, dropped;
+} lv;
+
+static void fz_log_message(struct logger *, const struct log_message *);
+
 #define exit(status) fz_exit(status)
+#define log_message(lg, m) fz_log_message(lg, m)
 #include "../src/session.c"
+#undef log_message
 #undef exit
+
+static void
+fz_log_message(struct logger *l, const struct log_message *m)
+{
+	(void)l;
+	lv.messages++;
+	lv.bdat += sess.tx.bdat;
+	if (strcmp(m->outcome, "forwarded") == 0 && m->reply[0] == '2')
+		lv.forwarded_2xx++;
+	if (strcmp(m->outcome, "dropped") == 0)
+		lv.dropped++;
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -78,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* ---- the fake upstream server ---------------------------------------- */
 
-enum fmode { F_CMD, F_DATA, F_AUTH };
+enum fmode { F_CMD, F_DATA, F_AUTH, F_CHUNK };
 
 static struct fake {
 	int	fd;		/* /dev/null: always ready to poll */
@@ -91,6 +124,9 @@ static struct fake {
 	struct fz_buf line;	/* command or data line being received */
 	enum fmode mode;
 	size_t	data_bytes;	/* received since the 354 */
+	bool	binary;		/* the transaction's MAIL said BINARYMIME */
+	unsigned long long chunk_left;	/* BDAT bytes still to come */
+	unsigned char chunk_prev;	/* the chunk's last byte so far */
 	uint64_t seed;		/* read chunk sizes */
 	/* What it saw. */
 	unsigned commands, data_cmds, messages, messages_2xx;
@@ -99,7 +135,6 @@ static struct fake {
 static int client_fd = -1, client_out_fd = -1, null_probe = -1;
 static char spool_dir[PATH_MAX];
 static uint64_t client_seed;
-static struct session sess;
 static struct config cfg;
 static struct logger lg;
 static struct fz_buf client_out;
@@ -157,6 +192,26 @@ respond(const char *dflt)
 	return atoi(dflt);
 }
 
+static void fake_chunk_end(void);
+
+/* "BDAT n LAST" from the proxy: the only form it sends. */
+static void
+fake_bdat(const char *args)
+{
+	unsigned long long n;
+	bool last;
+
+	FZ_CHECK(bdat_parse(args, &n, &last) == 0 && last,
+	    "upstream got BDAT%s: not one chunk with LAST", args);
+	fk.data_cmds++;
+	fk.chunk_left = n;
+	fk.chunk_prev = '\n';
+	fk.mode = F_CHUNK;
+	fk.data_bytes = 0;
+	if (n == 0)
+		fake_chunk_end();
+}
+
 static void
 fake_command(const char *l, size_t len)
 {
@@ -188,7 +243,8 @@ fake_command(const char *l, size_t len)
 		respond("250-upstream.example\r\n250-PIPELINING\r\n"
 		    "250-SIZE 10240000\r\n250-XCLIENT ADDR NAME HELO PROTO\r\n"
 		    "250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n250-CHUNKING\r\n"
-		    "250-8BITMIME\r\n250 XFORWARD NAME ADDR HELO\r\n");
+		    "250-BINARYMIME\r\n250-8BITMIME\r\n"
+		    "250 XFORWARD NAME ADDR HELO\r\n");
 	} else if (strcasecmp(verb, "HELO") == 0) {
 		respond("250 upstream.example\r\n");
 	} else if (strcasecmp(verb, "DATA") == 0) {
@@ -199,6 +255,8 @@ fake_command(const char *l, size_t len)
 			fk.mode = F_DATA;
 			fk.data_bytes = 0;
 		}
+	} else if (strcasecmp(verb, "BDAT") == 0) {
+		fake_bdat(word + vlen);
 	} else if (strcasecmp(verb, "AUTH") == 0) {
 		if (respond("334 VXNlcm5hbWU6\r\n") == 334)
 			fk.mode = F_AUTH;
@@ -207,7 +265,12 @@ fake_command(const char *l, size_t len)
 		fk.closed = true;
 	} else if (strcasecmp(verb, "XCLIENT") == 0) {
 		respond("220 upstream.example ESMTP\r\n");
-	} else if (strcasecmp(verb, "MAIL") == 0 ||
+	} else if (strcasecmp(verb, "MAIL") == 0) {
+		const char *gt = strrchr(word, '>');
+
+		fk.binary = gt != NULL && strcasestr(gt, "BODY=BINARYMIME");
+		respond("250 2.0.0 Ok\r\n");
+	} else if (
 	    strcasecmp(verb, "RCPT") == 0 || strcasecmp(verb, "RSET") == 0 ||
 	    strcasecmp(verb, "NOOP") == 0 ||
 	    strcasecmp(verb, "XFORWARD") == 0) {
@@ -234,12 +297,47 @@ fake_data_line(const char *l, size_t len)
 	    "upstream got a bare CR in a message");
 }
 
+/* The BDAT chunk is in: a message, answered like an end of data. */
+static void
+fake_chunk_end(void)
+{
+	int code;
+
+	FZ_CHECK(fk.binary || fk.data_bytes == 0 || fk.chunk_prev == '\n',
+	    "upstream got a BDAT text message not ending in CRLF");
+	fk.messages++;
+	fk.mode = F_CMD;
+	code = respond("250 2.0.0 Ok: queued as FAKEB\r\n");
+	if (code / 100 == 2)
+		fk.messages_2xx++;
+}
+
+/* One byte of a BDAT chunk; a text one has CRLF line ends only. */
+static void
+fake_chunk_byte(unsigned char c)
+{
+	if (!fk.binary) {
+		FZ_CHECK(c != '\n' || fk.chunk_prev == '\r',
+		    "upstream got a bare LF in a BDAT text message");
+		FZ_CHECK(fk.chunk_prev != '\r' || c == '\n',
+		    "upstream got a bare CR in a BDAT text message");
+	}
+	fk.chunk_prev = c;
+	fk.data_bytes++;
+	if (--fk.chunk_left == 0)
+		fake_chunk_end();
+}
+
 static void
 fake_feed(const unsigned char *p, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
+		if (fk.mode == F_CHUNK) {
+			fake_chunk_byte(p[i]);
+			continue;
+		}
 		if (fk.mode == F_DATA)
 			fk.data_bytes++;
 		if (p[i] != '\n') {
@@ -279,6 +377,8 @@ fz_read(int fd, void *buf, size_t n)
 			    fk.data_bytes == 0,
 			    "proxy waits for a reply inside a message "
 			    "(no terminator sent)");
+			FZ_CHECK(fk.closed || fk.mode != F_CHUNK,
+			    "proxy waits for a reply inside a BDAT chunk");
 			return 0;
 		}
 		c = fz_chunk(&fk.seed);
@@ -441,7 +541,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fk.closed = false;
 	fk.mode = F_CMD;
 	fk.data_bytes = 0;
+	fk.binary = false;
+	fk.chunk_left = 0;
 	fk.commands = fk.data_cmds = fk.messages = fk.messages_2xx = 0;
+	memset(&lv, 0, sizeof(lv));
 	if (sep != NULL) {
 		fk.script = sep + strlen(SEPARATOR);
 		fk.slen = (size_t)(client + clen - fk.script);
@@ -498,10 +601,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * upstream only after the client's 354; a streamed one (the rest:
 	 * no filter runs here) asks the upstream first, which may refuse. */
 	streamed = !(flags & 0x08) && !(flags & 0x10);
-	if (fk.messages > cv.own354 || (!streamed && fk.data_cmds > cv.own354)) {
+	if (fk.messages > cv.own354 + lv.bdat ||
+	    (!streamed && fk.data_cmds > cv.own354 + lv.bdat)) {
 		fz_dump("client got", client_out.p, client_out.len);
-		FZ_CHECK(0, "upstream got %u messages (%u DATA) for %u 354s "
-		    "to the client", fk.messages, fk.data_cmds, cv.own354);
+		FZ_CHECK(0, "upstream got %u messages (%u DATA/BDAT) for %u "
+		    "354s to the client and %u BDAT messages", fk.messages,
+		    fk.data_cmds, cv.own354, lv.bdat);
+	}
+	/* Forwarded with a 2xx only what the upstream took with a 2xx. */
+	if (lv.forwarded_2xx > fk.messages_2xx) {
+		fz_dump("client got", client_out.p, client_out.len);
+		FZ_CHECK(0, "%u messages logged as forwarded with 2xx, the "
+		    "upstream accepted %u", lv.forwarded_2xx, fk.messages_2xx);
 	}
 	/* 250 to the client only for a 250 from the upstream, or a drop. */
 	if (!(cfg.filter_type == FILTER_REJECT && (flags & 0x20)) &&

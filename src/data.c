@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void
@@ -164,10 +165,34 @@ data_decode(struct data_decoder *d, const unsigned char *in, size_t inlen,
 	return k.i;
 }
 
+/*
+ * Every byte the encoder writes comes through here: counted, kept within
+ * the cap (the last byte held back), and written unless io is NULL.
+ */
+static int
+enc_write(struct data_encoder *e, struct io *io, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	if (e->cap != 0) {
+		if (n > e->cap - e->total) {
+			errno = EOVERFLOW;
+			return IO_ERROR;
+		}
+		if (n > 0 && n == e->cap - e->total) {
+			e->held = b[n - 1];
+			e->total++;
+			n--;
+		}
+	}
+	e->total += n;
+	return io == NULL || n == 0 ? IO_OK : io_write(io, b, n);
+}
+
 static int
 enc_flush(struct data_encoder *e, struct io *io)
 {
-	int r = io_write(io, e->out, e->o);
+	int r = enc_write(e, io, e->out, e->o);
 
 	e->o = 0;
 	return r;
@@ -187,10 +212,10 @@ enc_header(struct data_encoder *e, struct io *io, int *r)
 		const char *end = strchr(line, '\n');
 		size_t len = end != NULL ? (size_t)(end - line) + 1 : strlen(line);
 
-		if (*line == '.')
-			*r = io_write(io, ".", 1);
+		if (*line == '.' && e->mode == ENC_DATA)
+			*r = enc_write(e, io, ".", 1);
 		if (*r == IO_OK)
-			*r = io_write(io, line, len);
+			*r = enc_write(e, io, line, len);
 		line += len;
 	}
 }
@@ -199,9 +224,52 @@ void
 data_encoder_init(struct data_encoder *e, const char *header)
 {
 	e->state = E_BOL;
+	e->mode = ENC_DATA;
 	e->in_headers = true;
 	e->header = header;
+	e->total = 0;
+	e->cap = 0;
+	e->held = 0;
 	e->o = 0;
+}
+
+void
+data_encoder_mode(struct data_encoder *e, enum enc_mode mode,
+    unsigned long long cap)
+{
+	e->mode = mode;
+	e->cap = cap;
+}
+
+/* ENC_BINARY: bytes copied up to and including each LF, which starts a
+ * line (the header goes before the first empty one). */
+static int
+encode_binary(struct data_encoder *e, struct io *io, const unsigned char *in,
+    size_t n)
+{
+	int r = IO_OK;
+	size_t len, room;
+	const unsigned char *lf;
+
+	while (n > 0 && r == IO_OK) {
+		if (e->state == E_BOL && e->in_headers &&
+		    (in[0] == '\r' || in[0] == '\n'))
+			enc_header(e, io, &r);
+		/* Room >= 1: flushed below 8 short of full, as the end
+		 * needs room for a line end. */
+		room = sizeof(e->out) - 8 - e->o;
+		len = n < room ? n : room;
+		if ((lf = memchr(in, '\n', len)) != NULL)
+			len = (size_t)(lf - in) + 1;
+		memcpy(e->out + e->o, in, len);
+		e->o += len;
+		e->state = in[len - 1] == '\n' ? E_BOL : E_MID;
+		in += len;
+		n -= len;
+		if (e->o >= sizeof(e->out) - 8 && r == IO_OK)
+			r = enc_flush(e, io);
+	}
+	return r;
 }
 
 int
@@ -210,6 +278,8 @@ data_encode_chunk(struct data_encoder *e, struct io *io,
 {
 	int r = IO_OK;
 
+	if (e->mode == ENC_BINARY)
+		return encode_binary(e, io, in, n);
 	for (size_t i = 0; i < n && r == IO_OK; i++) {
 		unsigned char c = in[i];
 
@@ -224,7 +294,7 @@ data_encode_chunk(struct data_encoder *e, struct io *io,
 		if (e->state == E_BOL) {
 			if (e->in_headers && (c == '\r' || c == '\n'))
 				enc_header(e, io, &r);
-			if (c == '.')
+			if (c == '.' && e->mode == ENC_DATA)
 				e->out[e->o++] = '.';
 			e->state = E_MID;
 		}
@@ -262,24 +332,38 @@ data_encode_end(struct data_encoder *e, struct io *io)
 {
 	int r = IO_OK;
 
-	if (e->state != E_BOL) {
-		/* Complete the last line (the filter may not have). */
+	/* Complete the last line (the filter may not have); a binary
+	 * message only when the header must follow it. */
+	if (e->state != E_BOL && (e->mode != ENC_BINARY || (e->in_headers &&
+	    e->header != NULL && e->header[0] != '\0'))) {
 		e->out[e->o++] = '\r';
 		e->out[e->o++] = '\n';
+		e->state = E_BOL;
 	}
 	if (e->in_headers)
 		enc_header(e, io, &r);
-	if (r == IO_OK) {
+	if (r == IO_OK && e->mode == ENC_DATA) {
 		e->out[e->o++] = '.';
 		e->out[e->o++] = '\r';
 		e->out[e->o++] = '\n';
+	}
+	if (r == IO_OK)
 		r = enc_flush(e, io);
+	if (r == IO_OK && e->cap != 0) {
+		/* All of it, or nothing completes the chunk. */
+		if (e->total != e->cap) {
+			errno = EOVERFLOW;
+			return IO_ERROR;
+		}
+		if (io != NULL)
+			r = io_write(io, &e->held, 1);
 	}
 	return r;
 }
 
 int
-data_encode(int fd, struct io *io, const char *header, off_t *sent)
+data_encode_as(int fd, struct io *io, const char *header, enum enc_mode mode,
+    unsigned long long cap, unsigned long long *total)
 {
 	static const size_t slice = IO_BUFSIZE / 2 - 8;
 	unsigned char in[IO_BUFSIZE / 2];
@@ -288,7 +372,8 @@ data_encode(int fd, struct io *io, const char *header, off_t *sent)
 	int r = IO_OK;
 
 	data_encoder_init(&e, header);
-	*sent = 0;
+	data_encoder_mode(&e, mode, cap);
+	*total = 0;
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return IO_ERROR;
 	while (r == IO_OK) {
@@ -299,8 +384,22 @@ data_encode(int fd, struct io *io, const char *header, off_t *sent)
 			return IO_ERROR;
 		if (n == 0)
 			break;
-		*sent += n;
 		r = data_encode_chunk(&e, io, in, (size_t)n);
 	}
-	return r != IO_OK ? r : data_encode_end(&e, io);
+	if (r == IO_OK)
+		r = data_encode_end(&e, io);
+	*total = e.total;
+	return r;
+}
+
+int
+data_encode(int fd, struct io *io, const char *header, off_t *sent)
+{
+	unsigned long long total;
+	struct stat st;
+	int r = data_encode_as(fd, io, header, ENC_DATA, 0, &total);
+
+	/* The message bytes read (what the callers log). */
+	*sent = fstat(fd, &st) == 0 ? st.st_size : 0;
+	return r;
 }

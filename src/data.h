@@ -9,7 +9,11 @@
  *
  * The encoder turns any file (our spool, or whatever a filter wrote) into
  * canonical SMTP data: CRLF line ends, dot-stuffed, one terminator, with an
- * optional header inserted at the end of the header block.
+ * optional header inserted at the end of the header block. For one BDAT
+ * chunk (RFC 3030) it writes the same without dot-stuffing and terminator,
+ * or, for a BODY=BINARYMIME message, the bytes as they are with only the
+ * header inserted; its byte count is measured first, since it goes before
+ * the bytes.
  */
 #ifndef PROXSMTPD_DATA_H
 #define PROXSMTPD_DATA_H
@@ -53,10 +57,26 @@ enum enc_state {
 	E_CR,
 };
 
+/* The three ways a message goes upstream. */
+enum enc_mode {
+	ENC_DATA,	/* after DATA: CRLF, dot-stuffed, ".\r\n" at the end */
+	ENC_CHUNK,	/* one BDAT chunk: CRLF, nothing stuffed, no terminator */
+	ENC_BINARY,	/* BDAT, BODY=BINARYMIME: the bytes as they are */
+};
+
 struct data_encoder {
 	enum enc_state state;
+	enum enc_mode mode;
 	bool	in_headers;
 	const char *header;
+	/* Bytes written so far (a NULL io only counts them). */
+	unsigned long long total;
+	/* If not 0, exactly this many bytes may be written (a BDAT count
+	 * already sent): one more is an error, and the last one is held
+	 * back until data_encode_end() finds the total right, so that no
+	 * chunk is ever complete with the wrong bytes in it. */
+	unsigned long long cap;
+	unsigned char held;
 	size_t	o;
 	unsigned char out[IO_BUFSIZE];
 };
@@ -68,6 +88,9 @@ struct data_encoder {
  * terminator.
  */
 void	data_encoder_init(struct data_encoder *, const char *header);
+/* After init: another mode than ENC_DATA, and the cap (0: none). */
+void	data_encoder_mode(struct data_encoder *, enum enc_mode,
+	    unsigned long long cap);
 int	data_encode_chunk(struct data_encoder *, struct io *,
 	    const unsigned char *in, size_t n);
 int	data_encode_end(struct data_encoder *, struct io *);
@@ -78,5 +101,11 @@ int	data_encode_end(struct data_encoder *, struct io *);
  * read errors return IO_ERROR with errno. *sent counts message bytes.
  */
 int	data_encode(int fd, struct io *, const char *header, off_t *sent);
+/*
+ * data_encode() in any mode, with a cap (see struct data_encoder). A NULL
+ * io writes nothing and only counts. *total: the bytes written (counted).
+ */
+int	data_encode_as(int fd, struct io *, const char *header, enum enc_mode,
+	    unsigned long long cap, unsigned long long *total);
 
 #endif

@@ -13,12 +13,13 @@ pipeline_init(struct pipeline *pl)
 }
 
 bool
-pipeline_push(struct pipeline *pl, enum pending_kind kind, const char *addr,
-    size_t len)
+pipeline_push(struct pipeline *pl, enum pending_kind kind, unsigned flags,
+    const char *addr, size_t len)
 {
 	struct pending *p = &pl->q[pl->n++];
 
 	p->kind = kind;
+	p->flags = flags;
 	p->len = len < sizeof(p->addr) ? len : sizeof(p->addr) - 1;
 	memcpy(p->addr, addr, p->len);
 	p->addr[p->len] = '\0';
@@ -38,6 +39,17 @@ pipeline_has(const struct pipeline *pl, enum pending_kind kind)
 
 	for (i = 0; i < pl->n; i++)
 		if (pl->q[i].kind == kind)
+			return true;
+	return false;
+}
+
+bool
+pipeline_has_flag(const struct pipeline *pl, unsigned flag)
+{
+	unsigned i;
+
+	for (i = 0; i < pl->n; i++)
+		if (pl->q[i].flags & flag)
 			return true;
 	return false;
 }

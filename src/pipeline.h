@@ -19,8 +19,11 @@
 
 enum pending_kind { PEND_MAIL, PEND_RCPT };
 
+#define PEND_BINARYMIME 0x1	/* MAIL with BODY=BINARYMIME */
+
 struct pending {
 	enum pending_kind kind;
+	unsigned flags;
 	size_t	len;
 	char	addr[PIPELINE_ADDR_MAX];
 };
@@ -32,15 +35,18 @@ struct pipeline {
 
 void	pipeline_init(struct pipeline *);
 /*
- * Queues a command just sent (addr: len bytes, cut to fit). Returns true
+ * Queues a command just sent (addr: len bytes, cut to fit; flags: PEND_*
+ * for its completion). Returns true
  * when the queue is now full: it must be drained before the next one.
  */
-bool	pipeline_push(struct pipeline *, enum pending_kind, const char *addr,
-	    size_t len);
+bool	pipeline_push(struct pipeline *, enum pending_kind, unsigned flags,
+	    const char *addr, size_t len);
 /* Commands owed a reply. */
 unsigned pipeline_owed(const struct pipeline *);
 /* Whether a command of this kind is owed a reply. */
 bool	pipeline_has(const struct pipeline *, enum pending_kind);
+/* Whether a command owed a reply has that PEND_* flag. */
+bool	pipeline_has_flag(const struct pipeline *, unsigned flag);
 /*
  * The RCPTs owed a reply: how many, and how many bytes they would add to
  * the recipient list (each address and its separator).

@@ -36,6 +36,7 @@ static const char *const state_names[] = {
 	[ST_MAIL] = "MAIL",
 	[ST_RCPT] = "RCPT",
 	[ST_DATA] = "DATA",
+	[ST_BDAT] = "BDAT",
 	[ST_FILTER] = "END-OF-DATA",
 	[ST_FORWARD] = "END-OF-DATA",
 	[ST_COMMAND] = "COMMAND",
@@ -49,8 +50,9 @@ static const char *const state_names[] = {
  * proxy is concerned, and one out of order is relayed for the upstream to
  * refuse (503). DATA, which the proxy answers itself, checks the
  * transaction instead (MAIL and RCPT accepted) and moves only once it is
- * accepted. Commands answered here and never relayed (XCLIENT, STARTTLS,
- * BDAT, XEXCH50) do not move it (EV_NONE). A session starts in
+ * accepted; so does BDAT, at its first chunk of a message. Commands
+ * answered here and never relayed (XCLIENT, STARTTLS, XEXCH50) do not move
+ * it (EV_NONE). A session starts in
  * ST_CONNECT (session_init()).
  */
 enum session_event {
@@ -60,6 +62,7 @@ enum session_event {
 	EV_MAIL,
 	EV_RCPT,
 	EV_DATA,	/* DATA accepted: 354 given */
+	EV_BDAT,	/* the first chunk of a message taken */
 	EV_FILTER,	/* the filter runs */
 	EV_FORWARD,	/* the message goes upstream */
 	EV_DONE,	/* a message refused here: RSET upstream */
@@ -84,6 +87,7 @@ static const struct transition {
 	[EV_MAIL]	= { ST_MAIL, 0 },
 	[EV_RCPT]	= { ST_RCPT, 0 },
 	[EV_DATA]	= { ST_DATA, 0 },
+	[EV_BDAT]	= { ST_BDAT, 0 },
 	[EV_FILTER]	= { ST_FILTER, 0 },
 	[EV_FORWARD]	= { ST_FORWARD, 0 },
 	[EV_DONE]	= { ST_COMMAND, 0 },
@@ -106,7 +110,8 @@ session_move(struct session *s, enum session_event ev)
 
 /*
  * Extensions we cannot carry through; removed from the EHLO reply.
- * PIPELINING is carried when the upstream offers it (cmd_helo()).
+ * PIPELINING is carried when the upstream offers it (cmd_helo()), CHUNKING
+ * and BINARYMIME are ours to offer (advertise_chunking()).
  */
 static const char *const stripped_extensions[] = {
 	"STARTTLS", "CHUNKING", "BINARYMIME", "CHECKPOINT",
@@ -456,11 +461,24 @@ static void
 tx_reset(struct transaction *tx)
 {
 	tx->mail_accepted = false;
+	tx->binarymime = false;
+	tx->bdat = false;
 	tx->sender[0] = '\0';
 	tx->nrcpt = 0;
 	tx->rcpt_refused = 0;
 	tx->rcpt_len = 0;
 	memcpy(tx->rcpt_env, RCPT_ENV_PREFIX, sizeof(RCPT_ENV_PREFIX));
+}
+
+/*
+ * The transaction is over (RSET, HELO/EHLO, a new MAIL): so is a message
+ * whose chunks were coming, and its spool goes.
+ */
+static void
+transaction_reset(struct session *s)
+{
+	tx_reset(&s->tx);
+	spool_remove(&s->msg);
 }
 
 static void
@@ -606,6 +624,34 @@ advertise_size(const struct session *s, struct reply *rp)
 	snprintf(rp->text[k], REPLY_LINE_MAX, "SIZE %llu", ours);
 }
 
+/* Adds an EHLO keyword line; false when the reply has no room. */
+static bool
+add_keyword(struct reply *rp, const char *keyword)
+{
+	if (rp->nlines >= REPLY_LINES_MAX)
+		return false;
+	snprintf(rp->text[rp->nlines++], REPLY_LINE_MAX, "%s", keyword);
+	return true;
+}
+
+/*
+ * RFC 3030. CHUNKING is ours to offer, whatever the upstream says: BDAT is
+ * answered here like DATA, and the message goes on by BDAT if the upstream
+ * offered CHUNKING (s->up_chunking), else by DATA. BINARYMIME cannot be
+ * sent by DATA nor given to a filter, whose output is made CRLF text: it
+ * is offered only where the message goes on byte for byte, the upstream
+ * offering both and no FilterCommand configured. (FilterType reject and
+ * the Header do not touch the body; Skip authenticated is not known yet
+ * at EHLO.) Called with the upstream's keywords already removed.
+ */
+static void
+advertise_chunking(struct session *s, struct reply *rp, bool up_binarymime)
+{
+	s->chunking = add_keyword(rp, "CHUNKING");
+	s->binarymime = s->chunking && s->up_chunking && up_binarymime &&
+	    s->cfg->filter_command[0] == '\0' && add_keyword(rp, "BINARYMIME");
+}
+
 /*
  * STARTTLS is ours to offer (the upstream's was removed: TLS is hop by
  * hop), until the client uses it; with TLSRequire, AUTH only after it.
@@ -626,7 +672,7 @@ advertise_tls(const struct session *s, struct reply *rp)
 static void
 cmd_helo(struct session *s, const char *verb, const char *args)
 {
-	bool esmtp = strcasecmp(verb, "EHLO") == 0;
+	bool esmtp = strcasecmp(verb, "EHLO") == 0, up_binarymime;
 	struct reply *rp;
 	size_t i;
 	int k;
@@ -636,8 +682,11 @@ cmd_helo(struct session *s, const char *verb, const char *args)
 		/* Carried through only when the upstream offers it. */
 		s->pipelining = esmtp && reply_find_keyword(rp, "PIPELINING") >
 		    0;
+		s->up_chunking = esmtp && reply_find_keyword(rp, "CHUNKING") > 0;
+		up_binarymime = esmtp && reply_find_keyword(rp, "BINARYMIME") > 0;
+		s->chunking = s->binarymime = false;
 		snprintf(s->helo, sizeof(s->helo), "%s", args);
-		tx_reset(&s->tx);
+		transaction_reset(s);
 		forward_info_reset(s);
 		rewrite_name(s, rp);
 		for (i = 0; esmtp && i < sizeof(stripped_extensions) /
@@ -653,10 +702,11 @@ cmd_helo(struct session *s, const char *verb, const char *args)
 		for (k = rp->nlines - 1; esmtp && k > 0; k--)
 			if (rp->text[k][0] == '\0')
 				reply_remove_line(rp, k);
-		if (esmtp)
+		if (esmtp) {
+			advertise_chunking(s, rp, up_binarymime);
 			advertise_size(s, rp);
-		if (esmtp)
 			advertise_tls(s, rp);
+		}
 		s->helo_needed = false;
 	}
 	say_reply(s, rp);
@@ -703,12 +753,13 @@ declared_size_refused(struct session *s, const struct esmtp_args *a)
 
 /* MAIL's reply: a 2xx starts the transaction. */
 static void
-mail_done(struct session *s, const char *sender, const struct reply *rp)
+mail_done(struct session *s, const struct pending *p, const struct reply *rp)
 {
 	if (rp->code / 100 == 2) {
-		tx_reset(&s->tx);
+		transaction_reset(s);
 		s->tx.mail_accepted = true;
-		snprintf(s->tx.sender, sizeof(s->tx.sender), "%s", sender);
+		s->tx.binarymime = p->flags & PEND_BINARYMIME;
+		snprintf(s->tx.sender, sizeof(s->tx.sender), "%s", p->addr);
 	}
 	say_reply(s, rp);
 }
@@ -743,7 +794,7 @@ complete_pending(void *arg, const struct pending *p)
 
 	no_surprise_3xx(s, rp, 0, p->kind == PEND_MAIL ? "MAIL" : "RCPT");
 	if (p->kind == PEND_MAIL)
-		mail_done(s, p->addr, rp);
+		mail_done(s, p, rp);
 	else
 		rcpt_done(s, p->addr, p->len, rp);
 }
@@ -766,10 +817,10 @@ drain_replies(struct session *s)
  * leaves in one write when the replies are read.
  */
 static void
-send_ahead(struct session *s, enum pending_kind kind, const char *addr,
-    size_t len)
+send_ahead(struct session *s, enum pending_kind kind, unsigned flags,
+    const char *addr, size_t len)
 {
-	bool full = pipeline_push(&s->pipe, kind, addr, len);
+	bool full = pipeline_push(&s->pipe, kind, flags, addr, len);
 
 	upstream_send(s, s->line);
 	if (!s->pipelining || !io_line_pending(&s->client) || full)
@@ -793,6 +844,7 @@ cmd_mail(struct session *s, const char *verb, const char *args)
 	char sender[PATH_ADDR_MAX];
 	struct esmtp_args a;
 	const char *bad;
+	bool binary;
 
 	(void)verb;
 	if (!tls_allows(s))
@@ -808,13 +860,15 @@ cmd_mail(struct session *s, const char *verb, const char *args)
 		    "[parameters]");
 		return;
 	}
-	if (esmtp_value_is(esmtp_param(&a, "BODY"), "BINARYMIME")) {
+	binary = esmtp_value_is(esmtp_param(&a, "BODY"), "BINARYMIME");
+	if (binary && !s->binarymime) {
 		say(s, "504 5.5.4 BINARYMIME is not supported");
 		return;
 	}
 	if (declared_size_refused(s, &a) < 0)
 		return;
-	send_ahead(s, PEND_MAIL, sender, strlen(sender));
+	send_ahead(s, PEND_MAIL, binary ? PEND_BINARYMIME : 0, sender,
+	    strlen(sender));
 }
 
 static void
@@ -861,7 +915,7 @@ cmd_rcpt(struct session *s, const char *verb, const char *args)
 		say_uncounted(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
-	send_ahead(s, PEND_RCPT, rcpt, len);
+	send_ahead(s, PEND_RCPT, 0, rcpt, len);
 }
 
 static void
@@ -869,7 +923,7 @@ cmd_rset(struct session *s, const char *verb, const char *args)
 {
 	(void)verb;
 	(void)args;
-	tx_reset(&s->tx);
+	transaction_reset(s);
 	forward_info_reset(s);
 	say_reply(s, relay_command(s, 0));
 }
@@ -962,24 +1016,6 @@ cmd_xclient(struct session *s, const char *verb, const char *args)
 	/* It would let a client forge its address through our trusted
 	 * connection to the upstream. */
 	refuse(s, "XCLIENT", "554 5.7.1 Error: XCLIENT not allowed");
-}
-
-/*
- * BDAT without CHUNKING offered: its byte count cannot be skipped safely
- * (the chunk's bytes would be read as commands), so the session ends, as
- * Postfix ends it.
- */
-__attribute__((noreturn)) static void
-cmd_bdat(struct session *s, const char *verb, const char *args)
-{
-	char reply[256];
-
-	(void)verb;
-	(void)args;
-	snprintf(reply, sizeof(reply), "554 5.5.1 %s Error: BDAT without "
-	    "CHUNKING, closing connection", s->hostname);
-	die(s, EXIT_SESSION_FAILED, reply, "BDAT from %s: CHUNKING is not "
-	    "offered, its chunk cannot be skipped", s->ep.client_ip);
 }
 
 static void
@@ -1368,7 +1404,49 @@ end_of_data_misread(struct session *s, int r, long filter_ms)
 	upstream_drop(s, summary, why);
 }
 
-/* Sends the file fd upstream as this transaction's message. */
+static void temp_failure(struct session *, const char *detail,
+    long filter_ms);
+
+/*
+ * A message that came by BDAT goes on by BDAT when the upstream offered
+ * CHUNKING: one chunk, "BDAT n LAST", n measured by a first pass over the
+ * file. Its bytes are CRLF text (a filter may have written bare LFs), or
+ * for BODY=BINARYMIME the bytes as they came, with the Header in both. The
+ * second pass can write no more than n bytes and completes the chunk only
+ * with exactly n (struct data_encoder's cap): a file that changed between
+ * the passes ends the session, the chunk incomplete, so the upstream
+ * discards it.
+ */
+static void
+forward_chunked(struct session *s, int fd, const char *header, long filter_ms)
+{
+	enum enc_mode mode = s->tx.binarymime ? ENC_BINARY : ENC_CHUNK;
+	unsigned long long n, sent;
+	char cmd[64], why[256];
+	int r;
+
+	if (data_encode_as(fd, NULL, header, mode, 0, &n) != IO_OK) {
+		snprintf(why, sizeof(why), "reading spooled message: %s",
+		    strerror(errno));
+		temp_failure(s, why, filter_ms);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "BDAT %llu LAST", n);
+	upstream_send(s, cmd);
+	r = data_encode_as(fd, &s->upstream, header, mode, n, &sent);
+	if (r == IO_ERROR && errno == EOVERFLOW)
+		log_msg(s->log, L_ERR, "the message changed while it was sent "
+		    "(%llu bytes measured, more or fewer sent)", n);
+	if (r != IO_OK)
+		die_upstream(s, r);
+	end_of_data(s, filter_ms);
+}
+
+/*
+ * Sends the file fd upstream as this transaction's message: after DATA,
+ * or by BDAT (forward_chunked()) if it came by BDAT and the upstream
+ * offered CHUNKING.
+ */
 static void
 forward(struct session *s, int fd, long filter_ms)
 {
@@ -1377,10 +1455,14 @@ forward(struct session *s, int fd, long filter_ms)
 	int r;
 
 	session_move(s, EV_FORWARD);
-	if (!upstream_data(s, filter_ms, true))
-		return;
 	header_expand(s->cfg->header, s->ep.client_ip, s->ep.local_ip,
 	    tls_text(s, tls, sizeof(tls)), header, sizeof(header));
+	if (s->tx.bdat && s->up_chunking) {
+		forward_chunked(s, fd, header, filter_ms);
+		return;
+	}
+	if (!upstream_data(s, filter_ms, true))
+		return;
 	r = data_encode(fd, &s->upstream, header, &sent);
 	if (r == IO_ERROR && errno != 0 && fcntl(fd, F_GETFD) >= 0 &&
 	    errno != EPIPE && errno != ECONNRESET)
@@ -1667,11 +1749,26 @@ data_acceptable(struct session *s, const char *args)
 		say(s, "503 5.5.1 Error: need RCPT command");
 		return false;
 	}
+	if (s->tx.binarymime) {
+		/* RFC 3030 3: a binary body has no DATA form. */
+		say(s, "503 5.5.1 Error: BODY=BINARYMIME needs BDAT");
+		return false;
+	}
+	if (s->tx.bdat) {
+		/* RFC 3030 2: 503, and the state is indeterminate; ours is
+		 * none, so that no half message can go on. */
+		message_done(s, "rejected", "503 5.5.1 Error: DATA after BDAT, "
+		    "the message is discarded", "DATA after BDAT", -1, true);
+		return false;
+	}
 	return true;
 }
 
-/* The temp file the message is spooled to; -1 (the client told) if none. */
-static int
+/*
+ * Opens the temp file the message is spooled to: NULL, or the reply that
+ * says why not (logged here).
+ */
+static const char *
 message_spool_open(struct session *s)
 {
 	const struct config *cfg = s->cfg;
@@ -1684,21 +1781,17 @@ message_spool_open(struct session *s)
 	    !(cfg->skip_authenticated && s->authenticated);
 	if (spool_dir_check(cfg->temp_directory, why, sizeof(why)) < 0) {
 		log_msg(s->log, L_ERR, "%s", why);
-		say(s, "451 4.3.0 Error: cannot spool message, try again later");
-		return -1;
+		return "451 4.3.0 Error: cannot spool message, try again later";
 	}
 	if (spool_create(&s->msg, cfg->temp_directory, s->id, named) < 0) {
 		err = errno;
 		log_msg(s->log, L_ERR, "cannot create temp file in %s: %s",
 		    cfg->temp_directory, strerror(err));
-		if (err == ENOSPC || err == EDQUOT)
-			say(s, "452 4.3.1 Error: insufficient system storage");
-		else
-			say(s, "451 4.3.0 Error: cannot spool message, try "
-			    "again later");
-		return -1;
+		return err == ENOSPC || err == EDQUOT ?
+		    "452 4.3.1 Error: insufficient system storage" :
+		    "451 4.3.0 Error: cannot spool message, try again later";
 	}
-	return 0;
+	return NULL;
 }
 
 /*
@@ -1706,8 +1799,7 @@ message_spool_open(struct session *s)
  * acceptable.
  */
 static bool
-message_spooled(struct session *s, const struct data_decoder *dec,
-    unsigned long long size)
+message_spooled(struct session *s, bool bare_newline, unsigned long long size)
 {
 	int err;
 
@@ -1725,7 +1817,7 @@ message_spooled(struct session *s, const struct data_decoder *dec,
 		    strerror(err), -1, true);
 		return false;
 	}
-	if (dec->bare_newline && s->cfg->bare_newline == BARE_NEWLINE_REJECT) {
+	if (bare_newline && s->cfg->bare_newline == BARE_NEWLINE_REJECT) {
 		message_done(s, "rejected", "550 5.6.0 Error: bare CR or LF "
 		    "in message; lines must end in CRLF", "bare newline", -1,
 		    true);
@@ -1777,6 +1869,11 @@ send_data_ahead(struct session *s, const char *args)
 		return;
 	if (!mail || !rcpt)
 		return;
+	/* Nor a DATA that data_acceptable() refuses after BDAT or
+	 * BODY=BINARYMIME (RFC 3030): the upstream would wait for a body. */
+	if (s->tx.bdat || s->tx.binarymime ||
+	    pipeline_has_flag(&s->pipe, PEND_BINARYMIME))
+		return;
 	upstream_send(s, "DATA");
 	s->data_ahead = true;
 }
@@ -1807,6 +1904,7 @@ cmd_data(struct session *s, const char *verb, const char *args)
 {
 	struct data_decoder dec;
 	unsigned long long size;
+	const char *refusal;
 
 	(void)verb;
 	if (s->data_ahead && !(s->tx.mail_accepted && s->tx.nrcpt > 0))
@@ -1818,14 +1916,158 @@ cmd_data(struct session *s, const char *verb, const char *args)
 		stream_message(s);
 		return;
 	}
-	if (message_spool_open(s) < 0)
+	if ((refusal = message_spool_open(s)) != NULL) {
+		say(s, "%s", refusal);
 		return;
+	}
 	say(s, "354 End data with <CR><LF>.<CR><LF>");
 	s->message_open = true;
 	s->filter_ms = -1;
 	size = receive_body(s, &dec);
-	if (message_spooled(s, &dec, size))
+	if (message_spooled(s, dec.bare_newline, size))
 		deliver(s);
+}
+
+/* ---- BDAT (RFC 3030) ------------------------------------------------- */
+
+/* A command that moves no mail forward: MaxJunkCommands ends the session. */
+static void
+count_junk(struct session *s)
+{
+	char reply[256];
+
+	if (++s->junk <= s->cfg->max_junk_commands)
+		return;
+	snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many commands "
+	    "without a delivery", s->hostname);
+	die(s, EXIT_SESSION_FAILED, reply, "MaxJunkCommands (%u) reached",
+	    s->cfg->max_junk_commands);
+}
+
+/*
+ * BDAT without CHUNKING offered (HELO, or no EHLO yet): its byte count
+ * cannot be trusted to skip the chunk (a client that was never offered
+ * CHUNKING may mean anything), so the session ends, as Postfix ends it.
+ */
+__attribute__((noreturn)) static void
+bdat_unoffered(struct session *s)
+{
+	char reply[256];
+
+	snprintf(reply, sizeof(reply), "554 5.5.1 %s Error: BDAT without "
+	    "CHUNKING, closing connection", s->hostname);
+	die(s, EXIT_SESSION_FAILED, reply, "BDAT from %s: CHUNKING is not "
+	    "offered, its chunk cannot be skipped", s->ep.client_ip);
+}
+
+/* Reads the chunk's n bytes into the message, or throws them away. */
+static void
+bdat_take(struct session *s, unsigned long long n, bool keep)
+{
+	int r = bdat_receive(&s->client, n, &s->bdat, keep ? &s->msg : NULL,
+	    s->cfg->max_message_size);
+
+	if (r != IO_OK)
+		die_client(s, r);
+}
+
+/*
+ * The first chunk of a message: true when it can be spooled. Otherwise
+ * the chunk is read and thrown away and the client told why; a refusal
+ * that ends the transaction leaves later chunks without one, so that they
+ * too are thrown away (RFC 3030 2: after a failed BDAT the client sends
+ * no more, but those pipelined already must be read).
+ */
+static bool
+bdat_start(struct session *s, unsigned long long n)
+{
+	const char *refusal = !s->tx.mail_accepted ? "503 5.5.1 Error: need "
+	    "MAIL command" : s->tx.nrcpt == 0 ? "503 5.5.1 Error: need RCPT "
+	    "command" : NULL;
+
+	if (refusal != NULL) {
+		bdat_take(s, n, false);
+		say(s, "%s", refusal);
+		return false;
+	}
+	if ((refusal = message_spool_open(s)) != NULL) {
+		bdat_take(s, n, false);
+		message_done(s, "tempfail", refusal, "cannot spool", -1, true);
+		return false;
+	}
+	session_move(s, EV_BDAT);
+	bdat_body_init(&s->bdat, s->tx.binarymime);
+	s->tx.bdat = true;
+	return true;
+}
+
+/*
+ * The LAST chunk is in: the message is judged as after DATA. An empty
+ * one (BDAT 0 LAST and nothing before) has none of the header fields
+ * RFC 5322 requires and is refused rather than passed on.
+ */
+static void
+bdat_last(struct session *s)
+{
+	bdat_body_end(&s->bdat, &s->msg, s->cfg->max_message_size);
+	s->message_open = true;
+	s->filter_ms = -1;
+	s->msg.size = (off_t)s->bdat.size;
+	if (s->bdat.size == 0) {
+		message_done(s, "rejected", "554 5.6.0 Error: empty message",
+		    "BDAT 0 LAST with no chunk before it", -1, true);
+		return;
+	}
+	if (message_spooled(s, s->bdat.bare_newline, s->bdat.size))
+		deliver(s);
+}
+
+/*
+ * BDAT n [LAST]: the chunk is read by its count, never as lines, so
+ * nothing in it (a "\r\n.\r\n", a "MAIL FROM") is a command or ends
+ * anything. Each chunk but the LAST gets 250 (it arrived: no promise about
+ * the message); the LAST gets the message's reply, as the end of data
+ * does, and a message over MaxMessageSize gets its 552 there, its chunks
+ * read to the end and spooled no further than the limit, so that the two
+ * sides stay in step.
+ *
+ * The message is spooled even when no filter runs, where DATA would be
+ * streamed: a BDAT count goes before its bytes, and the Header and line
+ * end repairs change the count, so a chunk could be passed on only whole,
+ * and a whole chunk of any size can only be held on disk. (Passing chunks
+ * on by their own counts would keep the upstream in step too, the counts
+ * leave nothing to smuggle, but not the Header nor the CRLF text the
+ * upstream is owed.)
+ */
+static void
+cmd_bdat(struct session *s, const char *verb, const char *args)
+{
+	unsigned long long n;
+	bool last;
+	char reply[256];
+
+	(void)verb;
+	if (!s->chunking)
+		bdat_unoffered(s);
+	if (bdat_parse(args, &n, &last) < 0) {
+		/* Where the chunk ends is unknown: nothing after it can be
+		 * read as a command. */
+		snprintf(reply, sizeof(reply), "501 5.5.4 %s Syntax: BDAT "
+		    "count [LAST], closing connection", s->hostname);
+		die(s, EXIT_SESSION_FAILED, reply, "BDAT from %s with no "
+		    "count of at most %d digits: its chunk cannot be found",
+		    s->ep.client_ip, BDAT_SIZE_DIGITS);
+	}
+	if (n == 0 && !last)
+		count_junk(s);	/* an empty chunk moves nothing: like NOOP */
+	if (!s->tx.bdat && !bdat_start(s, n))
+		return;
+	bdat_take(s, n, true);
+	if (!last) {
+		say(s, "250 2.0.0 Ok: %llu bytes", n);
+		return;
+	}
+	bdat_last(s);
 }
 
 /* ---- the session loop ----------------------------------------------- */
@@ -1919,12 +2161,8 @@ handle_command(struct session *s, size_t len)
 		die(s, EXIT_SESSION_FAILED, s->gone_reply, "client sent %s "
 		    "after the upstream was dropped", verb);
 	}
-	if ((c->flags & C_JUNK) && ++s->junk > s->cfg->max_junk_commands) {
-		snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many "
-		    "commands without a delivery", s->hostname);
-		die(s, EXIT_SESSION_FAILED, reply, "MaxJunkCommands (%u) "
-		    "reached", s->cfg->max_junk_commands);
-	}
+	if (c->flags & C_JUNK)
+		count_junk(s);
 	/* TLS first: what the upstream hears about the client (XCLIENT) it
 	 * would forget at STARTTLS, and should not hear in the clear. */
 	if (s->cfg->out_tls != OUT_TLS_NONE && !s->upstream_tls_done &&
@@ -2014,6 +2252,7 @@ session_init(struct session *s, const struct config *cfg, struct logger *lg,
 	s->client_wfd = client_wfd;
 	s->upstream_fd = -1;
 	s->pipelining = false;
+	s->chunking = s->up_chunking = s->binarymime = false;
 	pipeline_init(&s->pipe);
 	s->data_ahead = false;
 	/* From here on only session_move() changes it. */

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "bdat.h"
 #include "config.h"
 #include "io.h"
 #include "log.h"
@@ -40,6 +41,7 @@ enum session_state {
 	ST_MAIL,
 	ST_RCPT,
 	ST_DATA,
+	ST_BDAT,	/* chunks of a message coming (RFC 3030) */
 	ST_FILTER,
 	ST_FORWARD,
 	ST_COMMAND,	/* any other command, between transactions */
@@ -49,6 +51,8 @@ enum session_state {
 /* One mail transaction: reset on MAIL, RSET, HELO/EHLO and end of data. */
 struct transaction {
 	bool	mail_accepted;
+	bool	binarymime;	/* MAIL said BODY=BINARYMIME */
+	bool	bdat;		/* a BDAT chunk came: the message is spooling */
 	char	sender[PATH_ADDR_MAX];
 	unsigned nrcpt;
 	unsigned rcpt_refused;	/* RCPTs refused: the list was full */
@@ -70,6 +74,9 @@ struct session {
 	bool	authenticated;
 	bool	xclient_done;
 	bool	pipelining;	/* the upstream offered PIPELINING */
+	bool	chunking;	/* we offered CHUNKING (RFC 3030) */
+	bool	up_chunking;	/* the upstream offered CHUNKING */
+	bool	binarymime;	/* we offered BINARYMIME */
 	struct pipeline pipe;	/* MAIL, RCPT owed a reply (RFC 2920) */
 	bool	data_ahead;	/* DATA went upstream with them, reply unread */
 	bool	upstream_lost;	/* a keepalive found it gone */
@@ -98,6 +105,7 @@ struct session {
 	pid_t	filter_pgid;	/* running filter's group, 0 if none */
 	struct transaction tx;
 	struct spool msg;	/* the message as received */
+	struct bdat_body bdat;	/* the chunks of a BDAT message so far */
 	struct spool out;	/* a pipe filter's output */
 	struct reply reply;	/* scratch for upstream replies */
 	char	line[CMD_LINE_MAX + 8];

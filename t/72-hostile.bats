@@ -117,7 +117,8 @@ sink_commands() { sed -n 's/^smtp-sink: \([A-Z][A-Z]* \)/\1/p; s/^smtp-sink: \([
 	write_conf
 	start_proxy
 	# The 29-byte chunk is a command; run as one it would reach the sink.
-	printf 'EHLO c.test\r\nBDAT 29 LAST\r\nMAIL FROM:<chunk@evil.test>\r\nRCPT TO:<x@y.test>\r\nQUIT\r\n' |
+	# (CHUNKING is offered to EHLO clients: this one said HELO.)
+	printf 'HELO c.test\r\nBDAT 29 LAST\r\nMAIL FROM:<chunk@evil.test>\r\nRCPT TO:<x@y.test>\r\nQUIT\r\n' |
 		smtp_raw | tr -d '\r' >"$T/out"
 	cat "$T/out"
 	[ "$(replies)" = "220 250 554 " ]
@@ -445,7 +446,7 @@ eod_case() { # REPLY
 @test "own refusals are logged at the default level (no -d) with the session id" {
 	start_sink
 	write_conf
-	printf 'EHLO c.test\r\nMAIL FROM:\r\nBDAT 1\r\n' >"$T/s"
+	printf 'HELO c.test\r\nMAIL FROM:\r\nBDAT 1\r\n' >"$T/s"
 	"$PROXSMTPD" -d 3 -f "$CONF" <"$T/s" >"$T/out" 2>"$T/log" || true
 	cat "$T/log"
 	grep -Eq '^proxsmtpd\[[0-9]+\]: [0-9a-f]{12}: refused empty path from 127.0.0.1: 501 5.5.4' "$T/log"
