@@ -28,17 +28,6 @@ local_teardown() {
 
 # --- peers and messages ----------------------------------------------------------
 
-# start_store [smtputf8]: aiosmtpd on $AIO_PORT storing each message's bytes
-# in $STORE/N.msg and its envelope in $STORE/N.env.
-start_store() {
-	AIO_PORT=$(free_port)
-	STORE=$T/store
-	"$BATS_TEST_DIRNAME/lib/aiosmtpd-store" 127.0.0.1 "$AIO_PORT" "$STORE" "$@" \
-		>"$T/aio.log" 2>&1 3>&- &
-	track $!
-	wait_port "$AIO_PORT"
-}
-
 # The EHLO reply the client of the proxy sees, CR removed.
 ehlo_reply() {
 	printf 'EHLO client.test\r\nQUIT\r\n' | smtp_raw | tr -d '\r' >"$T/ehlo"

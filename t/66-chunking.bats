@@ -27,16 +27,7 @@ ENVELOPE=$'EHLO c.test\r\nMAIL FROM:<alice@sender.test>\r\nRCPT TO:<bob@example.
 replies() { grep -v '^250-' "$T/out" | awk '{ printf "%s ", $1 }'; }
 send() { printf '%s' "$1" | smtp_raw | tr -d '\r' >"$T/out"; cat "$T/out"; }
 
-# start_store [binarymime]: t/lib/aiosmtpd-store on $AIO_PORT, messages in
-# $STORE/N.msg byte for byte.
-start_store() {
-	AIO_PORT=$(free_port)
-	STORE=$T/store
-	"$BATS_TEST_DIRNAME/lib/aiosmtpd-store" 127.0.0.1 "$AIO_PORT" "$STORE" "$@" \
-		>"$T/aio.log" 2>&1 3>&- &
-	track $!
-	wait_port "$AIO_PORT"
-}
+# Messages aiosmtpd has stored.
 stored() { find "$STORE" -name '*.msg' 2>/dev/null | wc -l; }
 wait_stored() { # N
 	local i=0

@@ -400,3 +400,15 @@ postfix_start() {
 	"$(dirname "${BASH_SOURCE[0]}")/lib/postfix-up" "$PF_DIR"
 }
 postfix_stop() { "$(dirname "${BASH_SOURCE[0]}")/lib/postfix-down" "$PF_DIR"; }
+
+# start_store [OPTIONS]: t/lib/aiosmtpd-store on $AIO_PORT, each message's
+# bytes in $STORE/N.msg and its envelope in $STORE/N.env (OPTIONS, e.g.
+# smtputf8 or binarymime: what it offers; see the script).
+start_store() {
+	AIO_PORT=$(free_port)
+	STORE=$T/store
+	"$BATS_TEST_DIRNAME/lib/aiosmtpd-store" 127.0.0.1 "$AIO_PORT" "$STORE" "$@" \
+		>"$T/aio.log" 2>&1 3>&- &
+	track $!
+	wait_port "$AIO_PORT"
+}
