@@ -46,9 +46,9 @@ io_write_some(struct io *io, const unsigned char *p, size_t n, short *events)
 	long w;
 
 	*events = 0;
+	/* Parenthesised: a fuzz target defines read() and write() as
+	 * macros around this file. */
 	if (io->stream != NULL) {
-		/* (The member in parentheses: the fuzz targets #define read
-		 * and write as function-like macros around this file.) */
 		w = (io->stream->write)(io->stream->arg, p, n, events);
 		return w > 0 ? w : *events != 0 ? 0 : IO_TLS;
 	}
