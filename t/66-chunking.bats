@@ -354,7 +354,7 @@ pf_bdat_session() { # PORT
 	cmp "$STORE/1.msg" "$T/big"
 	echo "peak RSS: 20 MB chunk $big KiB, 7 bytes $small KiB"
 	[ "$big" -gt 0 ] && [ "$small" -gt 0 ]
-	[ "$big" -lt $((small + 1024)) ]
+	[ "$big" -lt $((small + $(rss_slack_kib))) ]
 	no_temp_files
 }
 
