@@ -1089,7 +1089,7 @@ client_tls_started(struct session *s)
 
 	log_msg(s->log, L_INFO, "STARTTLS from %s: %s with cipher %s (%d "
 	    "bits)", s->ep.client_ip, ti->protocol, ti->cipher, ti->bits);
-	tx_reset(&s->tx);
+	transaction_reset(s);
 	forward_info_reset(s);
 	s->helo[0] = '\0';
 	s->helo_needed = true;
