@@ -1047,8 +1047,7 @@ tls_context(struct session *s, bool server, char *why, size_t whylen)
 		return 0;
 	if (tls_module(s, why, whylen) == NULL)
 		return -1;
-	*ctx = tlsmod_context(s->tls_api, s->cfg, server, why, whylen);
-	return *ctx != NULL ? 0 : -1;
+	return tlsmod_context(s->tls_api, s->cfg, server, ctx, why, whylen);
 }
 
 /* %t of the Header: the client's TLS, or "none". */

@@ -39,9 +39,9 @@ tlsmod_load(const char *path, char *why, size_t whylen)
 	return api;
 }
 
-void *
+int
 tlsmod_context(const struct tls_api *api, const struct config *cfg,
-    bool server, char *why, size_t whylen)
+    bool server, void **ctx, char *why, size_t whylen)
 {
 	struct tls_settings ts = {
 		.cert_file = cfg->tls_cert,
@@ -52,17 +52,19 @@ tlsmod_context(const struct tls_api *api, const struct config *cfg,
 		.verify = cfg->out_tls == OUT_TLS_VERIFY,
 	};
 	char text[TLS_WHY_MAX];
-	void *ctx = api->ctx_new(server, &ts, text);
 
-	if (ctx == NULL)
-		snprintf(why, whylen, "%s", text);
-	return ctx;
+	*ctx = api->ctx_new(server, &ts, text);
+	if (*ctx != NULL)
+		return 0;
+	snprintf(why, whylen, "%s", text);
+	return -1;
 }
 
 int
 tlsmod_check(const struct config *cfg, char *why, size_t whylen)
 {
 	const struct tls_api *api;
+	void *ctx;
 
 	if (cfg->tls_cert[0] == '\0' && cfg->out_tls == OUT_TLS_NONE)
 		return 0;
@@ -71,10 +73,10 @@ tlsmod_check(const struct config *cfg, char *why, size_t whylen)
 		return -1;
 	/* The contexts are not freed: -t exits next. */
 	if (cfg->tls_cert[0] != '\0' &&
-	    tlsmod_context(api, cfg, true, why, whylen) == NULL)
+	    tlsmod_context(api, cfg, true, &ctx, why, whylen) < 0)
 		return -1;
 	if (cfg->out_tls != OUT_TLS_NONE &&
-	    tlsmod_context(api, cfg, false, why, whylen) == NULL)
+	    tlsmod_context(api, cfg, false, &ctx, why, whylen) < 0)
 		return -1;
 	return 0;
 }

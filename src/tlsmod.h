@@ -33,10 +33,10 @@ struct config;
 /*
  * One leg's context from the configuration: the server's (inbound:
  * TLSCertificate, TLSKey, TLSProtocols, TLSCiphers) or the client's
- * (outbound: OutTLS, OutTLSCAFile). NULL with why.
+ * (outbound: OutTLS, OutTLSCAFile), in *ctx: 0, or -1 with why.
  */
-void	*tlsmod_context(const struct tls_api *, const struct config *,
-	    bool server, char *why, size_t whylen);
+int	tlsmod_context(const struct tls_api *, const struct config *,
+	    bool server, void **ctx, char *why, size_t whylen);
 /*
  * What -t checks before a session would find out: the module loads and
  * the context of every leg the configuration turns TLS on for can be made
