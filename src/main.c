@@ -12,6 +12,7 @@
 #include "session.h"
 #include "sig.h"
 #include "sysd.h"
+#include "tlsmod.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -282,6 +283,10 @@ main(int argc, char **argv)
 	if (load_config(&cfg, &lg, &o) < 0)
 		return EXIT_USAGE;
 	if (o.check_only) {
+		if (tlsmod_check(&cfg, err, sizeof(err)) < 0) {
+			log_msg(&lg, L_ERR, "TLS: %s", err);
+			return EXIT_USAGE;
+		}
 		config_print(&cfg, stdout);
 		return fflush(stdout) == 0 ? 0 : EXIT_USAGE;
 	}
