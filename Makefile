@@ -143,6 +143,9 @@ demo:
 	@$(MAKE) --no-print-directory proxsmtpd
 	@scripts/demo
 
+# bench/run reads its settings from the environment (BENCH_ROUNDS,
+# BENCH_BASE=REV to compare with an earlier commit, ...: its header); make
+# passes them on, from the environment or the command line.
 bench:
 	@scripts/deps bench
 	@$(MAKE) --no-print-directory proxsmtpd proxsmtpd-tls.so
