@@ -21,6 +21,12 @@
  *   - decoding it gives back the message byte for byte, line ends
  *     normalized, with the Header right before the first empty line (or at
  *     the end when there is none).
+ *
+ * The relay (data_relay(), the streamed path: decoder and encoder in one
+ * pass) is fed the input in random chunks with random output room (from
+ * data_relay_room() up) and must write exactly what data_encode() makes of
+ * the decoded message, stop where the decoder stops, and count as message
+ * exactly the decoded bytes.
  */
 #include "common.h"
 
@@ -305,6 +311,52 @@ check_encoding(const unsigned char *msg, size_t n, const char *hdr,
 	}
 }
 
+/* The relay against decode-then-encode (d: the decoder's result). */
+static void
+check_relay(const uint8_t *in, size_t n, const char *hdr, uint64_t seed,
+    const struct decoded *d)
+{
+	struct fz_buf *got = &bufs[7], *enc = &bufs[4];
+	struct data_decoder dec;
+	size_t pos = 0, msg = 0;
+
+	data_relay_init(&dec, hdr);
+	fz_buf_reset(got);
+	while (pos < n && !data_done(&dec)) {
+		size_t c = fz_chunk(&seed), need = data_relay_room(&dec);
+		size_t room = need + fz_chunk(&seed) % 64, olen, mlen, used;
+		unsigned char *out = malloc(room);
+
+		if (c > n - pos)
+			c = n - pos;
+		used = data_relay(&dec, in + pos, c, out, room, &olen, &mlen);
+		FZ_CHECK(used <= c && olen <= room && mlen <= olen,
+		    "relay: used %zu of %zu, wrote %zu (%zu) in %zu", used, c,
+		    olen, mlen, room);
+		FZ_CHECK(used > 0 || olen > 0 || c == 0 || data_done(&dec),
+		    "relay made no progress with room %zu", room);
+		fz_buf_add(got, out, olen);
+		free(out);
+		pos += used;
+		msg += mlen;
+	}
+	FZ_CHECK(data_done(&dec) == d->done && pos == d->consumed &&
+	    dec.bare_newline == d->bare, "relay: done %d at %zu, decoder: "
+	    "done %d at %zu", data_done(&dec), pos, d->done, d->consumed);
+	FZ_CHECK(msg == d->out->len, "relay counted %zu message bytes, the "
+	    "decoder output %zu", msg, d->out->len);
+	if (!d->done)
+		return;
+	encode(d->out->p, d->out->len, hdr, enc);
+	if (enc->len != got->len || memcmp(enc->p, got->p, enc->len) != 0) {
+		fz_dump("input", in, n);
+		fz_dump("header", hdr ? hdr : "", hdr ? strlen(hdr) : 0);
+		fz_dump("encoded", enc->p, enc->len);
+		fz_dump("relayed", got->p, got->len);
+		FZ_CHECK(0, "relay differs from decode + encode");
+	}
+}
+
 /* Header lines such as Header + header_expand() can produce. */
 static const char *
 pick_header(const uint8_t *data, size_t size, uint64_t h, char *buf,
@@ -415,6 +467,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Encode what was decoded (the spool), and the raw input (what a
 	 * filter may write), with and without a header. */
 	hdr = pick_header(data, size, h >> 3, hbuf, sizeof(hbuf));
+	check_relay(data, size, NULL, h, &one);
+	check_relay(data, size, hdr, h >> 7, &one);
 	if (one.done) {
 		check_encoding(one.out->p, one.out->len, NULL, h, "spool");
 		check_encoding(one.out->p, one.out->len, hdr, h, "spool+hdr");

@@ -14,6 +14,28 @@ data_decoder_init(struct data_decoder *d)
 {
 	d->state = D_BOL;
 	d->bare_newline = false;
+	d->out_bol = true;
+	d->relay = false;
+	d->in_headers = false;
+	d->header = NULL;
+	d->header_room = 0;
+}
+
+void
+data_relay_init(struct data_decoder *d, const char *header)
+{
+	data_decoder_init(d);
+	d->relay = true;
+	d->in_headers = true;
+	d->header = header != NULL && header[0] != '\0' ? header : NULL;
+	for (const char *line = d->header; line != NULL && *line != '\0';) {
+		const char *end = strchr(line, '\n');
+		size_t len = end != NULL ? (size_t)(end - line) + 1 :
+		    strlen(line);
+
+		d->header_room += len + (*line == '.');
+		line += len;
+	}
 }
 
 bool
@@ -28,6 +50,8 @@ struct cursor {
 	size_t	inlen, i;
 	unsigned char *out;
 	size_t	o;
+	size_t	room;	/* of out; SIZE_MAX: DATA_DECODE_ROOM promised */
+	size_t	extra;	/* relay: bytes of out that are not the message */
 	/* Offsets of the next CR and of the next LF at or after i (inlen:
 	 * none left), each searched for again only once i has passed it:
 	 * every byte is scanned at most once per character, whatever the
@@ -35,11 +59,69 @@ struct cursor {
 	size_t	next_cr, next_lf;
 };
 
-static void
-put_crlf(struct cursor *k)
+/* What one step past a plain run may write at most: a stuffed dot, a line
+ * end, the header, the terminator. */
+static size_t
+margin(const struct data_decoder *d)
 {
+	return 16 + (d->in_headers ? d->header_room : 0);
+}
+
+/* Relay: the header, stuffed, where data_encoder would put it. */
+static void
+put_header(struct data_decoder *d, struct cursor *k)
+{
+	const char *line = d->header;
+
+	d->in_headers = false;
+	while (line != NULL && *line != '\0') {
+		const char *end = strchr(line, '\n');
+		size_t len = end != NULL ? (size_t)(end - line) + 1 :
+		    strlen(line);
+
+		if (*line == '.')
+			k->out[k->o++] = '.';
+		memcpy(k->out + k->o, line, len);
+		k->o += len;
+		line += len;
+	}
+	k->extra += d->header_room;
+}
+
+static void
+put_crlf(struct data_decoder *d, struct cursor *k)
+{
+	if (d->out_bol && d->in_headers)
+		put_header(d, k);	/* the first empty line */
 	k->out[k->o++] = '\r';
 	k->out[k->o++] = '\n';
+	d->out_bol = true;
+}
+
+/* A dot of the message: stuffed again when relaying, at a line start. */
+static void
+put_dot(struct data_decoder *d, struct cursor *k)
+{
+	if (d->relay && d->out_bol) {
+		k->out[k->o++] = '.';
+		k->extra++;
+	}
+	k->out[k->o++] = '.';
+	d->out_bol = false;
+}
+
+/* CRLF.CRLF: relaying, the header if no empty line came, the terminator. */
+static void
+put_end(struct data_decoder *d, struct cursor *k)
+{
+	d->state = D_END;
+	if (!d->relay)
+		return;
+	if (d->in_headers)
+		put_header(d, k);
+	memcpy(k->out + k->o, ".\r\n", 3);
+	k->o += 3;
+	k->extra += 3;
 }
 
 static size_t
@@ -53,25 +135,37 @@ next_of(const struct cursor *k, size_t next, int ch)
 	return hit != NULL ? (size_t)(hit - k->in) : k->inlen;
 }
 
-/* D_MID: the plain run of the line copied at once, then its line end. */
+/* D_MID: the plain run of the line copied at once (as far as room
+ * allows), then its line end. */
 static void
 decode_mid(struct data_decoder *d, struct cursor *k)
 {
-	size_t run;
+	size_t run, limit;
+	bool cut;
 
 	k->next_cr = next_of(k, k->next_cr, '\r');
 	k->next_lf = next_of(k, k->next_lf, '\n');
 	run = (k->next_cr < k->next_lf ? k->next_cr : k->next_lf) - k->i;
-	memcpy(k->out + k->o, k->in + k->i, run);
-	k->o += run;
-	k->i += run;
-	if (k->i == k->inlen)
+	limit = k->room - k->o - margin(d);
+	if ((cut = run > limit))
+		run = limit;
+	if (run > 0) {
+		if (d->relay && d->out_bol && k->in[k->i] == '.') {
+			k->out[k->o++] = '.';
+			k->extra++;
+		}
+		memcpy(k->out + k->o, k->in + k->i, run);
+		k->o += run;
+		k->i += run;
+		d->out_bol = false;
+	}
+	if (cut || k->i == k->inlen)
 		return;
 	if (k->in[k->i] == '\r') {
 		d->state = D_CR;
 	} else {
 		d->bare_newline = true;
-		put_crlf(k);
+		put_crlf(d, k);
 		d->state = D_BOL_LOOSE;
 	}
 	k->i++;
@@ -82,7 +176,7 @@ static void
 decode_line_start(struct data_decoder *d, struct cursor *k, unsigned char c)
 {
 	if (d->state == D_CR) {
-		put_crlf(k);
+		put_crlf(d, k);
 		if (c == '\n') {
 			d->state = D_BOL;
 			k->i++;
@@ -110,28 +204,54 @@ decode_dot(struct data_decoder *d, struct cursor *k, unsigned char c)
 		} else if (c == '\n') {
 			/* ".\n": a lone dot, but not the end. */
 			d->bare_newline = true;
-			k->out[k->o++] = '.';
+			put_dot(d, k);
 			d->state = D_MID;
 		} else {
 			d->state = D_MID;	/* stuffed dot dropped */
 		}
 	} else if (d->state == D_DOT_CR) {
 		if (c == '\n') {
-			d->state = D_END;
+			put_end(d, k);
 			k->i++;
 		} else {
 			/* ".\r" then more: the dot was content. */
 			d->bare_newline = true;
-			k->out[k->o++] = '.';
-			put_crlf(k);
+			put_dot(d, k);
+			put_crlf(d, k);
 			d->state = D_BOL_LOOSE;
 		}
 	} else {
 		/* A dot after a bare line end: unstuff it, but a lone dot is
 		 * content, never the end. */
 		if (c == '\r' || c == '\n')
-			k->out[k->o++] = '.';
+			put_dot(d, k);
 		d->state = D_MID;
+	}
+}
+
+/* The state machine over k's input, while the room allows a step. */
+static void
+decode(struct data_decoder *d, struct cursor *k)
+{
+	while (k->i < k->inlen && d->state != D_END &&
+	    k->room - k->o > margin(d)) {
+		switch (d->state) {
+		case D_MID:
+			decode_mid(d, k);
+			break;
+		case D_CR:
+		case D_BOL:
+		case D_BOL_LOOSE:
+			decode_line_start(d, k, k->in[k->i]);
+			break;
+		case D_DOT:
+		case D_DOT_CR:
+		case D_DOT_LOOSE:
+			decode_dot(d, k, k->in[k->i]);
+			break;
+		case D_END:
+			break;
+		}
 	}
 }
 
@@ -140,28 +260,29 @@ data_decode(struct data_decoder *d, const unsigned char *in, size_t inlen,
     unsigned char *out, size_t *outlen)
 {
 	struct cursor k = { .in = in, .inlen = inlen, .out = out,
-	    .next_cr = SIZE_MAX, .next_lf = SIZE_MAX };
+	    .room = SIZE_MAX, .next_cr = SIZE_MAX, .next_lf = SIZE_MAX };
 
-	while (k.i < inlen && d->state != D_END) {
-		switch (d->state) {
-		case D_MID:
-			decode_mid(d, &k);
-			break;
-		case D_CR:
-		case D_BOL:
-		case D_BOL_LOOSE:
-			decode_line_start(d, &k, in[k.i]);
-			break;
-		case D_DOT:
-		case D_DOT_CR:
-		case D_DOT_LOOSE:
-			decode_dot(d, &k, in[k.i]);
-			break;
-		case D_END:
-			break;
-		}
-	}
+	decode(d, &k);
 	*outlen = k.o;
+	return k.i;
+}
+
+size_t
+data_relay_room(const struct data_decoder *d)
+{
+	return margin(d) + 1;
+}
+
+size_t
+data_relay(struct data_decoder *d, const unsigned char *in, size_t inlen,
+    unsigned char *out, size_t room, size_t *outlen, size_t *msglen)
+{
+	struct cursor k = { .in = in, .inlen = inlen, .out = out,
+	    .room = room, .next_cr = SIZE_MAX, .next_lf = SIZE_MAX };
+
+	decode(d, &k);
+	*outlen = k.o;
+	*msglen = k.o - k.extra;
 	return k.i;
 }
 

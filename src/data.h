@@ -38,6 +38,14 @@ enum data_state {
 struct data_decoder {
 	enum data_state state;
 	bool	bare_newline;	/* a bare CR or LF was seen */
+	bool	out_bol;	/* the output is at the start of a line */
+	/* Relay mode (data_relay_init): the output is what goes upstream,
+	 * dot-stuffed again, the header before the first empty line, the
+	 * terminator at the end; the data_encoder's work in the same pass. */
+	bool	relay;
+	bool	in_headers;	/* relay: no empty line output yet */
+	const char *header;
+	size_t	header_room;	/* its length once stuffed */
 };
 
 void	data_decoder_init(struct data_decoder *);
@@ -50,6 +58,21 @@ void	data_decoder_init(struct data_decoder *);
 size_t	data_decode(struct data_decoder *, const unsigned char *in,
 	    size_t inlen, unsigned char *out, size_t *outlen);
 bool	data_done(const struct data_decoder *);
+/*
+ * Relay mode: a streamed message decoded straight into the upstream's
+ * queue, with no copy between (what data_encode_chunk() and
+ * data_encode_end() would make of the decoder's output, byte for byte).
+ * header as for data_encoder_init(). data_relay() decodes up to inlen
+ * bytes of in into out (room bytes, at least data_relay_room()), stopping
+ * at the end of data (the terminator written) or when room runs short.
+ * Returns the input bytes consumed; *outlen the bytes written, *msglen
+ * those of them that are the message (no stuffing, header, terminator).
+ */
+void	data_relay_init(struct data_decoder *, const char *header);
+size_t	data_relay_room(const struct data_decoder *);
+size_t	data_relay(struct data_decoder *, const unsigned char *in,
+	    size_t inlen, unsigned char *out, size_t room, size_t *outlen,
+	    size_t *msglen);
 
 enum enc_state {
 	E_BOL,

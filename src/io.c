@@ -5,6 +5,7 @@
 #include "sig.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
@@ -13,12 +14,18 @@
 void
 io_init(struct io *io, int rfd, int wfd, int timeout_ms)
 {
+	int fl;
+
 	io->rfd = rfd;
 	io->wfd = wfd;
 	io->timeout_ms = timeout_ms;
 	io->rpos = io->rlen = io->wlen = 0;
 	io->eof = false;
 	io->stream = NULL;
+	io->unwaited = 0;
+	/* A launcher's pipe may block: it is waited for first, always. */
+	fl = fcntl(rfd, F_GETFL);
+	io->rnonblock = rfd >= 0 && fl >= 0 && (fl & O_NONBLOCK) != 0;
 }
 
 void
@@ -210,23 +217,30 @@ io_fill(struct io *io, long deadline)
 		return IO_OK;
 	if (io->stream != NULL)
 		return io_fill_stream(io, deadline);
+	/* Read first when the fd does not block: the wait is only for
+	 * when nothing is there (or a signal may be pending). */
 	for (;;) {
-		r = io_wait_until(io->rfd, POLLIN, deadline);
-		if (r < 0)
-			return r;
+		if (!io->rnonblock || io->unwaited >= IO_READS_UNWAITED) {
+			r = io_wait_until(io->rfd, POLLIN, deadline);
+			if (r < 0)
+				return r;
+			io->unwaited = 0;
+		}
 		n = read(io->rfd, io->rbuf + io->rlen,
 		    sizeof(io->rbuf) - io->rlen);
 		if (n > 0) {
 			io->rlen += (size_t)n;
+			io->unwaited++;
 			return IO_OK;
 		}
 		if (n == 0) {
 			io->eof = true;
 			return IO_EOF;
 		}
-		if (errno == EINTR || errno == EAGAIN)
-			continue;
-		return IO_ERROR;
+		if (errno == EAGAIN)
+			io->unwaited = IO_READS_UNWAITED;	/* wait now */
+		else if (errno != EINTR)
+			return IO_ERROR;
 	}
 }
 
@@ -321,6 +335,31 @@ io_write(struct io *io, const void *buf, size_t n)
 		n -= room;
 	}
 	return IO_OK;
+}
+
+int
+io_room(struct io *io, size_t need, unsigned char **p, size_t *room)
+{
+	int r;
+
+	/* A flush that succeeds has written all of the queue. */
+	if (sizeof(io->wbuf) - io->wlen < need && (r = io_flush(io)) != IO_OK)
+		return r;
+	*p = io->wbuf + io->wlen;
+	*room = sizeof(io->wbuf) - io->wlen;
+	return IO_OK;
+}
+
+void
+io_commit(struct io *io, size_t n)
+{
+	io->wlen += n;
+}
+
+void
+io_drop_output(struct io *io)
+{
+	io->wlen = 0;
 }
 
 int

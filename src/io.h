@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #define IO_BUFSIZE 16384
+#define IO_READS_UNWAITED 16
 
 enum io_status {
 	IO_OK = 0,
@@ -50,6 +51,12 @@ struct io {
 	size_t	rlen;
 	size_t	wlen;
 	bool	eof;
+	/* rfd does not block: a read may come before the wait, which is
+	 * needed only when it finds nothing (one syscall fewer a read). */
+	bool	rnonblock;
+	/* Reads in a row that did not wait: every IO_READS_UNWAITED-th
+	 * waits anyway, as only a wait lets a terminating signal in. */
+	unsigned unwaited;
 	const struct io_stream *stream;	/* NULL: the fds themselves */
 	unsigned char rbuf[IO_BUFSIZE];
 	unsigned char wbuf[IO_BUFSIZE];
@@ -80,6 +87,15 @@ bool	io_pending(const struct io *);
 /* True when a whole line is already buffered: reading it will not wait. */
 bool	io_line_pending(const struct io *);
 int	io_write(struct io *, const void *, size_t);
+/*
+ * The queue's free room, to write into in place: at least need bytes
+ * (<= IO_BUFSIZE; what is queued is flushed first if there is less).
+ * *p and *room say where and how much; io_commit() queues n of them.
+ */
+int	io_room(struct io *, size_t need, unsigned char **p, size_t *room);
+void	io_commit(struct io *, size_t n);
+/* Drops what is queued and not yet written (the peer is being dropped). */
+void	io_drop_output(struct io *);
 int	io_puts(struct io *, const char *);
 int	io_flush(struct io *);
 /*

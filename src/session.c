@@ -1627,13 +1627,12 @@ forward_file(struct session *s, long filter_ms)
 static void
 stream_message(struct session *s)
 {
-	unsigned char out[DATA_DECODE_ROOM(IO_BUFSIZE / 4)];
 	char header[CONFIG_VALUE_MAX * 2], gone[256], tls[128];
 	unsigned long long got = 0;
 	struct data_decoder dec;
-	struct data_encoder enc;
 	const unsigned char *p;
-	size_t n, used, olen;
+	unsigned char *q;
+	size_t n, room, used, olen, mlen;
 	int r;
 
 	session_move(s, EV_FORWARD);
@@ -1645,22 +1644,26 @@ stream_message(struct session *s)
 	s->msg.size = 0;
 	header_expand(s->cfg->header, s->ep.client_ip, s->ep.local_ip,
 	    tls_text(s, tls, sizeof(tls)), header, sizeof(header));
-	data_encoder_init(&enc, header);
-	data_decoder_init(&dec);
+	/* Decoded and stuffed again in one pass, from the client's read
+	 * buffer straight into the upstream's write queue. */
+	data_relay_init(&dec, header);
 	while (!data_done(&dec)) {
 		if ((r = io_peek(&s->client, &p, &n)) != IO_OK)
 			die_client(s, r);
-		if (n > IO_BUFSIZE / 4)
-			n = IO_BUFSIZE / 4;
-		used = data_decode(&dec, p, n, out, &olen);
+		/* Oversized: nothing more goes upstream, the queue is only
+		 * scratch for finding the end. */
+		if (oversized(s, got))
+			io_drop_output(&s->upstream);
+		if ((r = io_room(&s->upstream, data_relay_room(&dec), &q,
+		    &room)) != IO_OK)
+			die_upstream(s, r);
+		used = data_relay(&dec, p, n, q, room, &olen, &mlen);
 		io_consume(&s->client, used);
-		got += olen;
+		got += mlen;
 		if (oversized(s, got))
 			continue;	/* read to its end, never forwarded */
 		s->msg.size = (off_t)got;
-		if ((r = data_encode_chunk(&enc, &s->upstream, out, olen)) !=
-		    IO_OK)
-			die_upstream(s, r);
+		io_commit(&s->upstream, olen);
 	}
 	if (oversized(s, got)) {
 		snprintf(gone, sizeof(gone), "421 4.3.0 %s Error: upstream "
@@ -1671,8 +1674,6 @@ stream_message(struct session *s)
 		    "off mid-DATA");
 		return;
 	}
-	if ((r = data_encode_end(&enc, &s->upstream)) != IO_OK)
-		die_upstream(s, r);
 	end_of_data(s, -1);
 }
 

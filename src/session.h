@@ -77,7 +77,6 @@ struct session {
 	bool	chunking;	/* we offered CHUNKING (RFC 3030) */
 	bool	up_chunking;	/* the upstream offered CHUNKING */
 	bool	binarymime;	/* we offered BINARYMIME */
-	struct pipeline pipe;	/* MAIL, RCPT owed a reply (RFC 2920) */
 	bool	data_ahead;	/* DATA went upstream with them, reply unread */
 	bool	upstream_lost;	/* a keepalive found it gone */
 	/* The upstream was dropped after the client had its reply: the
@@ -104,6 +103,8 @@ struct session {
 	const char *pidfile;
 	pid_t	filter_pgid;	/* running filter's group, 0 if none */
 	struct transaction tx;
+	/* After the small fields (33 KiB, its head used): they share pages. */
+	struct pipeline pipe;	/* MAIL, RCPT owed a reply (RFC 2920) */
 	struct spool msg;	/* the message as received */
 	struct bdat_body bdat;	/* the chunks of a BDAT message so far */
 	struct spool out;	/* a pipe filter's output */

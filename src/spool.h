@@ -16,13 +16,14 @@
 
 #define SPOOL_BUFSIZE 16384
 
+/* The scalars first: spool_init() then touches one page, not two. */
 struct spool {
 	int	fd;		/* -1: none */
 	bool	named;		/* path exists on disk and must be removed */
-	char	path[PATH_MAX];
 	int	werrno;		/* first write error, 0 if none */
 	off_t	size;
 	size_t	blen;
+	char	path[PATH_MAX];
 	unsigned char buf[SPOOL_BUFSIZE];
 };
 

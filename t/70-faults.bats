@@ -316,6 +316,20 @@ client_setup() { # [TIMEOUT]
 	no_temp_files
 }
 
+@test "a client on a blocking pipe (not a socket) that idles mid-DATA still gets 421 at TimeOut" {
+	start_sink
+	write_conf "TimeOut: 2"
+	# stdin a pipe, which the proxy leaves blocking: a read before the
+	# wait would block until the writer gives up, past TimeOut.
+	out=$( { printf 'EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n'; sleep 7; } |
+		TCPREMOTEIP=127.0.0.1 timeout 20 "$PROXSMTPD" -d 4 -f "$CONF" 2>>"$PROXY_LOG" | tr -d '\r')
+	echo "$out"
+	grep -q '^421 4.4.2 .*timeout' <<<"$out"
+	grep -q 'timeout' "$PROXY_LOG"
+	[ "$(sink_count)" -eq 0 ]
+	no_temp_files
+}
+
 @test "client floods pipelined commands it was not offered: each gets its reply, in order" {
 	client_setup
 	{
