@@ -2,6 +2,7 @@
  * esmtp.c - the path and the ESMTP parameters of MAIL and RCPT.
  */
 #include "esmtp.h"
+#include "span.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -65,7 +66,7 @@ static const char *
 parse_params(const char *p, struct esmtp_args *a)
 {
 	while (*p != '\0') {
-		size_t n = strcspn(p, " \t");
+		size_t n = cspan(p, " \t");
 		const char *eq = memchr(p, '=', n);
 		struct esmtp_param *pm;
 
@@ -80,7 +81,7 @@ parse_params(const char *p, struct esmtp_args *a)
 		    (pm->value != NULL && !value_valid(pm->value, pm->vlen)))
 			return "bad parameter syntax";
 		p += n;
-		p += strspn(p, " \t");
+		p += span(p, " \t");
 	}
 	return NULL;
 }
@@ -99,7 +100,7 @@ esmtp_parse(const char *args, const char *keyword, bool allow_null,
 	if (strncasecmp(args, keyword, klen) != 0)
 		return "no path";
 	p = args + klen;
-	p += strspn(p, " \t");
+	p += span(p, " \t");
 	if (*p == '\0')
 		return "empty path";
 	bracketed = *p == '<';
@@ -121,7 +122,7 @@ esmtp_parse(const char *args, const char *keyword, bool allow_null,
 	p = end + bracketed;
 	if (*p != '\0' && *p != ' ' && *p != '\t')
 		return "junk after path";
-	p += strspn(p, " \t");
+	p += span(p, " \t");
 	return parse_params(p, a);
 }
 

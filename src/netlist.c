@@ -2,6 +2,8 @@
  * netlist.c - networks in CIDR notation and matching addresses to them.
  */
 #include "netlist.h"
+#include "fmt.h"
+#include "span.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,10 +56,10 @@ netlist_parse(const char *text, struct netlist *nl)
 	for (;;) {
 		size_t n;
 
-		p += strspn(p, ", \t");
+		p += span(p, ", \t");
 		if (*p == '\0')
 			return NULL;
-		n = strcspn(p, ", \t");
+		n = cspan(p, ", \t");
 		if (nl->n == NETLIST_MAX)
 			return "too many networks";
 		if ((bad = network_parse(p, n, &nl->net[nl->n])) != NULL)
@@ -111,7 +113,7 @@ netlist_format(const struct netlist *nl, char *buf, size_t len)
 		const struct network *net = &nl->net[i];
 
 		inet_ntop(net->family, net->addr, ip, sizeof(ip));
-		o += (size_t)snprintf(buf + o, len - o, "%s%s/%u",
+		o += (size_t)fmt(buf + o, len - o, "%s%s/%u",
 		    i ? ", " : "", ip, net->prefix);
 	}
 }

@@ -8,6 +8,7 @@
  * and filtered before the upstream sees any of it.
  */
 #include "session.h"
+#include "fmt.h"
 #include "data.h"
 #include "esmtp.h"
 #include "filter.h"
@@ -16,6 +17,7 @@
 #include "header.h"
 #include "proxyproto.h"
 #include "sig.h"
+#include "span.h"
 #include "xtext.h"
 
 #include <errno.h>
@@ -141,7 +143,7 @@ die(struct session *s, int status, const char *reply, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
+	vfmt(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	log_msg(s->log, L_WARNING, "%s after %s from %s (%u messages)", why,
 	    state_names[s->state], s->ep.client_ip, s->messages);
@@ -191,13 +193,13 @@ static void
 fatal_reply(struct session *s, char *buf, size_t len, int status)
 {
 	if (status == IO_SIGNAL)
-		snprintf(buf, len, "421 4.3.2 %s Service shutting down, "
+		fmt(buf, len, "421 4.3.2 %s Service shutting down, "
 		    "closing connection", s->hostname);
 	else if (status == IO_TIMEOUT)
-		snprintf(buf, len, "421 4.4.2 %s Error: timeout exceeded",
+		fmt(buf, len, "421 4.4.2 %s Error: timeout exceeded",
 		    s->hostname);
 	else
-		snprintf(buf, len, "421 4.4.0 %s Error: connection to "
+		fmt(buf, len, "421 4.4.0 %s Error: connection to "
 		    "upstream server lost", s->hostname);
 }
 
@@ -238,7 +240,7 @@ session_abort(struct session *s, const char *why)
 {
 	char reply[256];
 
-	snprintf(reply, sizeof(reply), "421 4.3.0 %s Service not available",
+	fmt(reply, sizeof(reply), "421 4.3.0 %s Service not available",
 	    s->hostname);
 	die(s, EXIT_TEMPORARY, reply, "%s", why);
 }
@@ -275,12 +277,12 @@ say_line(struct session *s, const char *why, bool counted, const char *text)
 	int n, r;
 
 	drain_replies(s);	/* earlier commands' replies come first */
-	n = snprintf(line, sizeof(line) - 2, "%s", text);
+	n = fmt(line, sizeof(line) - 2, "%s", text);
 	if (n < 0 || n >= (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 3;
 	if (line[0] == '4' || line[0] == '5') {
 		if (why == NULL) {
-			snprintf(what, sizeof(what), "%s", s->verb[0] ?
+			fmt(what, sizeof(what), "%s", s->verb[0] ?
 			    s->verb : "session");
 			why = what;
 		}
@@ -300,7 +302,7 @@ say(struct session *s, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vfmt(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	say_line(s, NULL, true, line);
 }
@@ -342,18 +344,18 @@ own_name_text(const struct session *s, const char *text, char *out,
 	char esc[16] = "";
 	size_t n;
 
-	n = strspn(text, "0123456789.");
+	n = span(text, "0123456789.");
 	if (n >= 5 && text[0] >= '2' && text[0] <= '5' && text[1] == '.' &&
 	    (text[n] == ' ' || text[n] == '\0')) {
-		snprintf(esc, sizeof(esc), "%.*s ", (int)n, text);
+		fmt(esc, sizeof(esc), "%.*s ", (int)n, text);
 		text += n + (text[n] == ' ');
 	}
-	n = strcspn(text, " ");
-	if (n > 0 && memchr(text, '.', n) != NULL && strspn(text,
+	n = cspan(text, " ");
+	if (n > 0 && memchr(text, '.', n) != NULL && span(text,
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 	    == n)
 		text += n;	/* a host name: the upstream's */
-	snprintf(out, outlen, "%s%s%s%s", esc, s->hostname,
+	fmt(out, outlen, "%s%s%s%s", esc, s->hostname,
 	    text[0] == ' ' || text[0] == '\0' ? "" : " ", text);
 }
 
@@ -368,7 +370,7 @@ upstream_closing(struct session *s, const struct reply *rp)
 	char text[REPLY_LINE_MAX], line[REPLY_LINE_MAX + 8];
 
 	own_name_text(s, rp->text[0], text, sizeof(text));
-	snprintf(line, sizeof(line), "421 %s", text);
+	fmt(line, sizeof(line), "421 %s", text);
 	die(s, EXIT_SESSION_FAILED, line, "upstream %s is closing the session: "
 	    "421 %s", s->server, rp->text[0]);
 }
@@ -390,7 +392,7 @@ upstream_drop(struct session *s, const char *reply, const char *why)
 	/* Its fd is closed: no close_notify may go to whatever reuses it. */
 	s->upstream_tls.active = false;
 	s->upstream_gone = true;
-	snprintf(s->gone_reply, sizeof(s->gone_reply), "%s", reply);
+	fmt(s->gone_reply, sizeof(s->gone_reply), "%s", reply);
 }
 
 static void
@@ -437,10 +439,10 @@ no_surprise_3xx(struct session *s, const struct reply *rp, int allow,
 	char reply[256];
 
 	if (rp->code / 100 == 3 && rp->code != allow) {
-		snprintf(reply, sizeof(reply), "421 4.3.0 %s Error: upstream "
+		fmt(reply, sizeof(reply), "421 4.3.0 %s Error: upstream "
 		    "server misbehaved", s->hostname);
 		die(s, EXIT_SESSION_FAILED, reply, "upstream %s answered %.*s "
-		    "with %d", s->server, (int)strcspn(what, " \t"), what,
+		    "with %d", s->server, (int)cspan(what, " \t"), what,
 		    rp->code);
 	}
 }
@@ -520,8 +522,8 @@ rewrite_name(struct session *s, struct reply *rp)
 	char rest[REPLY_LINE_MAX];
 	const char *sp = strchr(rp->text[0], ' ');
 
-	snprintf(rest, sizeof(rest), "%s", sp != NULL ? sp : "");
-	snprintf(rp->text[0], REPLY_LINE_MAX, "%s%s", s->hostname, rest);
+	fmt(rest, sizeof(rest), "%s", sp != NULL ? sp : "");
+	fmt(rp->text[0], REPLY_LINE_MAX, "%s%s", s->hostname, rest);
 }
 
 /* Whether the space-separated list has word (case-insensitive). */
@@ -531,8 +533,8 @@ has_word(const char *list, const char *word)
 	size_t len = strlen(word), n;
 
 	while (*list != '\0') {
-		list += strspn(list, " ");
-		n = strcspn(list, " ");
+		list += span(list, " ");
+		n = cspan(list, " ");
 		if (n == len && strncasecmp(list, word, len) == 0)
 			return true;
 		list += n;
@@ -556,35 +558,35 @@ xclient_handshake(struct session *s, const char *helo, bool esmtp)
 	int i;
 	size_t o;
 
-	snprintf(unavailable, sizeof(unavailable), "421 4.3.0 %s Service not "
+	fmt(unavailable, sizeof(unavailable), "421 4.3.0 %s Service not "
 	    "available, try again later", s->hostname);
 	s->xclient_done = true;
-	snprintf(cmd, sizeof(cmd), "EHLO %s", s->hostname);
+	fmt(cmd, sizeof(cmd), "EHLO %s", s->hostname);
 	rp = upstream_command(s, cmd);
 	if (rp->code != 250 || (i = reply_find_keyword(rp, "XCLIENT")) < 0)
 		die(s, EXIT_TEMPORARY, unavailable, "XClient is on but upstream "
 		    "%s does not offer XCLIENT (EHLO: %d): nothing relayed",
 		    s->server, rp->code);
 	attrs = rp->text[i] + strlen("XCLIENT");
-	o = (size_t)snprintf(cmd, sizeof(cmd), "XCLIENT ADDR=%s%s",
+	o = (size_t)fmt(cmd, sizeof(cmd), "XCLIENT ADDR=%s%s",
 	    strchr(s->ep.client_ip, ':') ? "IPV6:" : "", s->ep.client_ip);
 	/* Attributes left out keep the values of our own connection: the
 	 * client would be judged by the proxy's host name. We look up no
 	 * names, so say there is none. */
 	if (has_word(attrs, "NAME"))
-		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o,
+		o += (size_t)fmt(cmd + o, sizeof(cmd) - o,
 		    " NAME=[UNAVAILABLE]");
 	if (has_word(attrs, "REVERSE_NAME") && o < sizeof(cmd))
-		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o,
+		o += (size_t)fmt(cmd + o, sizeof(cmd) - o,
 		    " REVERSE_NAME=[UNAVAILABLE]");
 	/* No HELO yet: the upstream must not judge the client by ours. */
 	if (has_word(attrs, "HELO") && o < sizeof(cmd)) {
 		xtext_encode(helo, enc, sizeof(enc));
-		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, " HELO=%s",
+		o += (size_t)fmt(cmd + o, sizeof(cmd) - o, " HELO=%s",
 		    helo[0] != '\0' ? enc : "[UNAVAILABLE]");
 	}
 	if (has_word(attrs, "PROTO") && o < sizeof(cmd))
-		snprintf(cmd + o, sizeof(cmd) - o, " PROTO=%s",
+		fmt(cmd + o, sizeof(cmd) - o, " PROTO=%s",
 		    esmtp ? "ESMTP" : "SMTP");
 	rp = upstream_command(s, cmd);
 	/* Postfix answers with a new greeting (220); before 2.3 it said
@@ -611,7 +613,7 @@ advertise_size(const struct session *s, struct reply *rp)
 		return;
 	if ((k = reply_find_keyword(rp, "SIZE")) > 0) {
 		v = rp->text[k] + strlen("SIZE");
-		v += strspn(v, " ");
+		v += span(v, " ");
 		if (*v >= '0' && *v <= '9')
 			theirs = strtoull(v, NULL, 10);	/* ERANGE: huge */
 		if (theirs != 0 && theirs <= ours)
@@ -621,7 +623,7 @@ advertise_size(const struct session *s, struct reply *rp)
 	} else {
 		return;	/* no room: unadvertised, the limit still holds */
 	}
-	snprintf(rp->text[k], REPLY_LINE_MAX, "SIZE %llu", ours);
+	fmt(rp->text[k], REPLY_LINE_MAX, "SIZE %llu", ours);
 }
 
 /* Adds an EHLO keyword line; false when the reply has no room. */
@@ -630,7 +632,7 @@ add_keyword(struct reply *rp, const char *keyword)
 {
 	if (rp->nlines >= REPLY_LINES_MAX)
 		return false;
-	snprintf(rp->text[rp->nlines++], REPLY_LINE_MAX, "%s", keyword);
+	fmt(rp->text[rp->nlines++], REPLY_LINE_MAX, "%s", keyword);
 	return true;
 }
 
@@ -666,7 +668,7 @@ advertise_tls(const struct session *s, struct reply *rp)
 	while (s->cfg->tls_require && (k = reply_find_keyword(rp, "AUTH")) > 0)
 		reply_remove_line(rp, k);
 	if (rp->nlines < REPLY_LINES_MAX)
-		snprintf(rp->text[rp->nlines++], REPLY_LINE_MAX, "STARTTLS");
+		fmt(rp->text[rp->nlines++], REPLY_LINE_MAX, "STARTTLS");
 }
 
 static void
@@ -685,7 +687,7 @@ cmd_helo(struct session *s, const char *verb, const char *args)
 		s->up_chunking = esmtp && reply_find_keyword(rp, "CHUNKING") > 0;
 		up_binarymime = esmtp && reply_find_keyword(rp, "BINARYMIME") > 0;
 		s->chunking = s->binarymime = false;
-		snprintf(s->helo, sizeof(s->helo), "%s", args);
+		fmt(s->helo, sizeof(s->helo), "%s", args);
 		transaction_reset(s);
 		forward_info_reset(s);
 		rewrite_name(s, rp);
@@ -759,7 +761,7 @@ mail_done(struct session *s, const struct pending *p, const struct reply *rp)
 		transaction_reset(s);
 		s->tx.mail_accepted = true;
 		s->tx.binarymime = p->flags & PEND_BINARYMIME;
-		snprintf(s->tx.sender, sizeof(s->tx.sender), "%s", p->addr);
+		fmt(s->tx.sender, sizeof(s->tx.sender), "%s", p->addr);
 	}
 	say_reply(s, rp);
 }
@@ -956,9 +958,9 @@ cmd_xforward(struct session *s, const char *verb, const char *args)
 	if (rp->code / 100 == 2) {
 		/* "[UNAVAILABLE]" and the like carry no information. */
 		if (remote[0] != '\0' && remote[0] != '[')
-			snprintf(s->remote, sizeof(s->remote), "%s", remote);
+			fmt(s->remote, sizeof(s->remote), "%s", remote);
 		if (helo[0] != '\0' && helo[0] != '[')
-			snprintf(s->remote_helo, sizeof(s->remote_helo), "%s",
+			fmt(s->remote_helo, sizeof(s->remote_helo), "%s",
 			    helo);
 	}
 	say_reply(s, rp);
@@ -1059,7 +1061,7 @@ tls_context(struct session *s, bool server, char *why, size_t whylen)
 		return -1;
 	*ctx = s->tls_api->ctx_new(server, &ts, text);
 	if (*ctx == NULL) {
-		snprintf(why, whylen, "%s", text);
+		fmt(why, whylen, "%s", text);
 		return -1;
 	}
 	return 0;
@@ -1071,7 +1073,7 @@ tls_text(const struct session *s, char *buf, size_t len)
 {
 	if (!s->client_tls.active)
 		return "none";
-	snprintf(buf, len, "%s %s", s->client_tls.info.protocol,
+	fmt(buf, len, "%s %s", s->client_tls.info.protocol,
 	    s->client_tls.info.cipher);
 	return buf;
 }
@@ -1184,17 +1186,17 @@ upstream_starttls(struct session *s)
 	int r;
 
 	s->upstream_tls_done = true;
-	snprintf(fail, sizeof(fail), "421 4.7.0 %s Error: no TLS to the "
+	fmt(fail, sizeof(fail), "421 4.7.0 %s Error: no TLS to the "
 	    "upstream server, try again later", s->hostname);
-	snprintf(cmd, sizeof(cmd), "EHLO %s", s->hostname);
+	fmt(cmd, sizeof(cmd), "EHLO %s", s->hostname);
 	rp = upstream_command(s, cmd);
 	if (rp->code != 250 || reply_find_keyword(rp, "STARTTLS") <= 0)
-		snprintf(why, sizeof(why), "upstream %s does not offer STARTTLS "
+		fmt(why, sizeof(why), "upstream %s does not offer STARTTLS "
 		    "(EHLO: %d)", s->server, rp->code);
 	else if (tls_context(s, false, why, sizeof(why)) < 0)
 		;	/* why says it */
 	else if ((rp = upstream_command(s, "STARTTLS"))->code != 220)
-		snprintf(why, sizeof(why), "upstream %s refused STARTTLS: %d "
+		fmt(why, sizeof(why), "upstream %s refused STARTTLS: %d "
 		    "%s", s->server, rp->code, rp->text[0]);
 	else
 		why[0] = '\0';
@@ -1276,8 +1278,8 @@ upstream_rset(struct session *s)
 		    "RSET" : io_strstatus(r));
 	} else if (s->reply.code == 421) {
 		own_name_text(s, s->reply.text[0], why, sizeof(why));
-		snprintf(reply, sizeof(reply), "421 %s", why);
-		snprintf(why, sizeof(why), "421 %s", s->reply.text[0]);
+		fmt(reply, sizeof(reply), "421 %s", why);
+		fmt(why, sizeof(why), "421 %s", s->reply.text[0]);
 		upstream_drop(s, reply, why);
 	}
 }
@@ -1336,7 +1338,7 @@ message_too_big(struct session *s, unsigned long long size, bool rset)
 	char detail[128];
 
 	s->msg.size = (off_t)size;	/* the log says what was sent */
-	snprintf(detail, sizeof(detail), "message size %llu exceeds "
+	fmt(detail, sizeof(detail), "message size %llu exceeds "
 	    "MaxMessageSize %llu", size, s->cfg->max_message_size);
 	message_done(s, "rejected", "552 5.3.4 Error: message size exceeds "
 	    "fixed limit", detail, -1, rset);
@@ -1390,13 +1392,13 @@ end_of_data_misread(struct session *s, int r, long filter_ms)
 	char why[REPLY_LINE_MAX + 64], summary[REPLY_LINE_MAX + 8];
 
 	if (r == REPLY_BAD)
-		snprintf(why, sizeof(why), "upstream answered the end "
+		fmt(why, sizeof(why), "upstream answered the end "
 		    "of data with a malformed reply");
 	else
-		snprintf(why, sizeof(why), "upstream answered the end "
+		fmt(why, sizeof(why), "upstream answered the end "
 		    "of data with %d %s", s->reply.code,
 		    s->reply.text[0]);
-	snprintf(summary, sizeof(summary), "421 4.3.0 %s Error: "
+	fmt(summary, sizeof(summary), "421 4.3.0 %s Error: "
 	    "upstream server misbehaved, closing connection",
 	    s->hostname);
 	message_done(s, "tempfail", "451 4.3.0 Error: upstream server "
@@ -1426,12 +1428,12 @@ forward_chunked(struct session *s, int fd, const char *header, long filter_ms)
 	int r;
 
 	if (data_encode_as(fd, NULL, header, mode, 0, &n) != IO_OK) {
-		snprintf(why, sizeof(why), "reading spooled message: %s",
+		fmt(why, sizeof(why), "reading spooled message: %s",
 		    strerror(errno));
 		temp_failure(s, why, filter_ms);
 		return;
 	}
-	snprintf(cmd, sizeof(cmd), "BDAT %llu LAST", n);
+	fmt(cmd, sizeof(cmd), "BDAT %llu LAST", n);
 	upstream_send(s, cmd);
 	r = data_encode_as(fd, &s->upstream, header, mode, n, &sent);
 	if (r == IO_ERROR && errno == EOVERFLOW)
@@ -1678,7 +1680,7 @@ stream_message(struct session *s)
 			die_upstream(s, r);
 	}
 	if (oversized(s, got)) {
-		snprintf(gone, sizeof(gone), "421 4.3.0 %s Error: upstream "
+		fmt(gone, sizeof(gone), "421 4.3.0 %s Error: upstream "
 		    "connection closed after an oversized message, closing "
 		    "connection", s->hostname);
 		message_too_big(s, got, false);
@@ -1704,7 +1706,7 @@ run_filter(struct session *s)
 	    false) < 0) {
 		char detail[256];
 
-		snprintf(detail, sizeof(detail), "cannot create temp file in "
+		fmt(detail, sizeof(detail), "cannot create temp file in "
 		    "%s: %s", cfg->temp_directory, strerror(errno));
 		temp_failure(s, detail, -1);
 		return;
@@ -1892,9 +1894,9 @@ data_ahead_refused(struct session *s)
 	s->data_ahead = false;
 	if (rp->code / 100 != 2 && rp->code / 100 != 3)
 		return;
-	snprintf(why, sizeof(why), "upstream answered DATA with %d %s "
+	fmt(why, sizeof(why), "upstream answered DATA with %d %s "
 	    "without a recipient", rp->code, rp->text[0]);
-	snprintf(gone, sizeof(gone), "421 4.3.0 %s Error: upstream server "
+	fmt(gone, sizeof(gone), "421 4.3.0 %s Error: upstream server "
 	    "misbehaved, closing connection", s->hostname);
 	upstream_drop(s, gone, why);
 }
@@ -1938,7 +1940,7 @@ count_junk(struct session *s)
 
 	if (++s->junk <= s->cfg->max_junk_commands)
 		return;
-	snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many commands "
+	fmt(reply, sizeof(reply), "421 4.7.0 %s Error: too many commands "
 	    "without a delivery", s->hostname);
 	die(s, EXIT_SESSION_FAILED, reply, "MaxJunkCommands (%u) reached",
 	    s->cfg->max_junk_commands);
@@ -1954,7 +1956,7 @@ bdat_unoffered(struct session *s)
 {
 	char reply[256];
 
-	snprintf(reply, sizeof(reply), "554 5.5.1 %s Error: BDAT without "
+	fmt(reply, sizeof(reply), "554 5.5.1 %s Error: BDAT without "
 	    "CHUNKING, closing connection", s->hostname);
 	die(s, EXIT_SESSION_FAILED, reply, "BDAT from %s: CHUNKING is not "
 	    "offered, its chunk cannot be skipped", s->ep.client_ip);
@@ -2052,7 +2054,7 @@ cmd_bdat(struct session *s, const char *verb, const char *args)
 	if (bdat_parse(args, &n, &last) < 0) {
 		/* Where the chunk ends is unknown: nothing after it can be
 		 * read as a command. */
-		snprintf(reply, sizeof(reply), "501 5.5.4 %s Syntax: BDAT "
+		fmt(reply, sizeof(reply), "501 5.5.4 %s Syntax: BDAT "
 		    "count [LAST], closing connection", s->hostname);
 		die(s, EXIT_SESSION_FAILED, reply, "BDAT from %s with no "
 		    "count of at most %d digits: its chunk cannot be found",
@@ -2123,7 +2125,7 @@ handle_command(struct session *s, size_t len)
 		drain_replies(s);
 	if (s->errors >= s->cfg->max_errors) {
 		/* Postfix's smtpd_hard_error_limit. */
-		snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many "
+		fmt(reply, sizeof(reply), "421 4.7.0 %s Error: too many "
 		    "errors", s->hostname);
 		die(s, EXIT_SESSION_FAILED, reply, "MaxErrors (%u) reached",
 		    s->cfg->max_errors);
@@ -2135,7 +2137,7 @@ handle_command(struct session *s, size_t len)
 	}
 	/* Split at any blank, as the upstream (Postfix) does: "DATA\t" is
 	 * DATA, and must not slip past us as an unknown command. */
-	vlen = strcspn(s->line, " \t");
+	vlen = cspan(s->line, " \t");
 	if (vlen == 0 || vlen >= sizeof(s->verb)) {
 		refuse(s, vlen == 0 ? "a command starting with a blank" :
 		    "a command with an overlong verb",
@@ -2145,7 +2147,7 @@ handle_command(struct session *s, size_t len)
 	memcpy(verb, s->line, vlen);
 	verb[vlen] = '\0';
 	args = s->line + vlen;
-	args += strspn(args, " \t");
+	args += span(args, " \t");
 	for (c = commands; c->verb != NULL; c++)
 		if (strcasecmp(c->verb, verb) == 0)
 			break;
@@ -2192,7 +2194,7 @@ greet(struct session *s)
 	if (rp->code / 100 != 4 && rp->code / 100 != 5) {
 		char reply[256];
 
-		snprintf(reply, sizeof(reply), "421 4.3.0 %s Error: upstream "
+		fmt(reply, sizeof(reply), "421 4.3.0 %s Error: upstream "
 		    "server misbehaved", s->hostname);
 		die(s, EXIT_SESSION_FAILED, reply, "upstream %s greeted with "
 		    "%d", s->server, rp->code);
@@ -2228,7 +2230,7 @@ proxy_header(struct session *s)
 	if (proxy_read(s->client_rfd, s->ep.is_socket, s->cfg->proxy_protocol,
 	    io_deadline(s->cfg->timeout * 1000), &h, why, sizeof(why)) < 0)
 		die(s, EXIT_SESSION_FAILED, NULL, "PROXY protocol: %s", why);
-	snprintf(conn, sizeof(conn), "%s", s->ep.client_ip);
+	fmt(conn, sizeof(conn), "%s", s->ep.client_ip);
 	if (!h.local) {
 		addr_to_text((struct sockaddr *)&h.src, s->ep.client_ip,
 		    sizeof(s->ep.client_ip));
@@ -2263,12 +2265,12 @@ session_init(struct session *s, const struct config *cfg, struct logger *lg,
 	tx_reset(&s->tx);
 	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
 		memset(rnd, 0, sizeof(rnd));
-	snprintf(s->id, sizeof(s->id), "%02x%02x%02x%02x%02x%02x", rnd[0],
+	fmt(s->id, sizeof(s->id), "%02x%02x%02x%02x%02x%02x", rnd[0],
 	    rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
 	log_set_session(lg, s->id);
 	if (gethostname(s->hostname, sizeof(s->hostname)) < 0 ||
 	    s->hostname[0] == '\0')
-		snprintf(s->hostname, sizeof(s->hostname), "localhost");
+		fmt(s->hostname, sizeof(s->hostname), "localhost");
 	s->hostname[sizeof(s->hostname) - 1] = '\0';
 	endpoints_get(&s->ep, client_rfd);
 	io_init(&s->client, client_rfd, client_wfd, cfg->timeout * 1000);
@@ -2288,7 +2290,7 @@ session_connect(struct session *s)
 	if (s->upstream_fd < 0) {
 		if (sig_caught())
 			die_client(s, IO_SIGNAL);
-		snprintf(reply, sizeof(reply), "421 4.4.0 %s Upstream server "
+		fmt(reply, sizeof(reply), "421 4.4.0 %s Upstream server "
 		    "unavailable, try again later", s->hostname);
 		log_msg(s->log, L_ERR, "cannot connect to upstream %s: %s",
 		    s->server[0] ? s->server : s->cfg->out_address, why);

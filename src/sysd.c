@@ -9,6 +9,7 @@
  * library is an option (sysd-libsystemd.c), not the default.
  */
 #include "sysd.h"
+#include "fmt.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,7 +26,7 @@ sysd_journal_open(void)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", SYSD_JOURNAL_SOCKET);
+	fmt(sa.sun_path, sizeof(sa.sun_path), "%s", SYSD_JOURNAL_SOCKET);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;

@@ -3,6 +3,8 @@
  * byte.
  */
 #include "xtext.h"
+#include "fmt.h"
+#include "span.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -19,7 +21,7 @@ xtext_encode(const char *in, char *out, size_t outlen)
 		unsigned char c = (unsigned char)*in;
 
 		if (c < 33 || c > 126 || c == '+' || c == '=')
-			o += (size_t)snprintf(out + o, outlen - o, "+%02X", c);
+			o += (size_t)fmt(out + o, outlen - o, "+%02X", c);
 		else
 			out[o++] = (char)c;
 	}
@@ -55,7 +57,7 @@ xforward_parse(const char *args, char *remote, char *helo, size_t len)
 
 	remote[0] = helo[0] = '\0';
 	while (*p != '\0') {
-		size_t n = strcspn(p, " \t");
+		size_t n = cspan(p, " \t");
 		const char *eq = memchr(p, '=', n);
 
 		if (eq != NULL && strncasecmp(p, "ADDR=", 5) == 0) {
@@ -69,6 +71,6 @@ xforward_parse(const char *args, char *remote, char *helo, size_t len)
 			    len);
 		}
 		p += n;
-		p += strspn(p, " \t");
+		p += span(p, " \t");
 	}
 }
