@@ -3,6 +3,7 @@
  */
 #include "netlist.h"
 #include "fmt.h"
+#include "inet.h"
 #include "span.h"
 
 #include <arpa/inet.h>
@@ -112,7 +113,7 @@ netlist_format(const struct netlist *nl, char *buf, size_t len)
 	for (i = 0; i < nl->n && o < len; i++) {
 		const struct network *net = &nl->net[i];
 
-		inet_ntop(net->family, net->addr, ip, sizeof(ip));
+		inet_text(net->family, net->addr, ip, sizeof(ip));
 		o += (size_t)fmt(buf + o, len - o, "%s%s/%u",
 		    i ? ", " : "", ip, net->prefix);
 	}

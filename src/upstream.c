@@ -3,6 +3,7 @@
  */
 #include "upstream.h"
 #include "fmt.h"
+#include "inet.h"
 #include "outaddr.h"
 #include "io.h"
 
@@ -30,16 +31,15 @@ addr_to_text(const struct sockaddr *sa, char *buf, size_t len)
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const void *)sa;
 
-		inet_ntop(AF_INET, &in->sin_addr, buf, (socklen_t)len);
+		inet_text(AF_INET, &in->sin_addr, buf, len);
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 
 		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf,
-			    (socklen_t)len);
+			inet_text(AF_INET, &in6->sin6_addr.s6_addr[12], buf,
+			    len);
 		else
-			inet_ntop(AF_INET6, &in6->sin6_addr, buf,
-			    (socklen_t)len);
+			inet_text(AF_INET6, &in6->sin6_addr, buf, len);
 	} else if (sa->sa_family == AF_UNIX) {
 		fmt(buf, len, "localhost");
 	} else {
@@ -385,13 +385,53 @@ out:
 	return 0;
 }
 
+/*
+ * An IPv4 or IPv6 literal (no scope id) and a numeric port, into sa; -1 for
+ * anything else. What getaddrinfo() would answer for them, without it: its
+ * code is a 64 KiB window of libc a session need not touch
+ * (bench/libc-windows). Other numeric forms (127.1, fe80::1%eth0) still
+ * go through resolve().
+ */
+static int
+numeric_address(const char *host, const char *port,
+    struct sockaddr_storage *sa, socklen_t *salen)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)sa;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+	in_port_t p;
+
+	if (out_port_parse(port, &p) < 0)
+		return -1;
+	memset(sa, 0, sizeof(*sa));
+	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = p;
+		*salen = sizeof(*in);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = p;
+		*salen = sizeof(*in6);
+		return 0;
+	}
+	return -1;
+}
+
 static int
 connect_host_port(const char *host, const char *port, long deadline,
     char *server, size_t serverlen, char *why, size_t whylen)
 {
 	struct addrinfo *res, *ai;
+	struct sockaddr_storage sa;
+	socklen_t salen;
 	int fd = -1;
 
+	if (numeric_address(host, port, &sa, &salen) == 0) {
+		endpoint_text((struct sockaddr *)&sa, server, serverlen);
+		return connect_one((struct sockaddr *)&sa, salen, NULL, 0,
+		    deadline, why, whylen);
+	}
 	if (resolve(host, port, deadline, &res, why, whylen) < 0)
 		return -1;
 	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {

@@ -2,11 +2,14 @@
  * t/fmt-test.c - src/fmt.c against the C library's snprintf(): every
  * conversion fmt.h supports, over edge values, at every buffer size from 0
  * to past the full length (the text, the NUL, the return value, and no byte
- * written past size). Prints one line per mismatch and the counts; exits 1
+ * written past size); and src/inet.c against inet_ntop(), for every
+ * pattern of zero groups in an IPv6 address and IPv4 ones. Prints one line per mismatch and the counts; exits 1
  * on any mismatch. Built by make check, run by t/86-fmt.bats.
  */
 #include "../src/fmt.h"
+#include "../src/inet.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -139,12 +142,67 @@ own(void)
 	}
 }
 
+static void
+inet_one(int family, const unsigned char *a)
+{
+	char want[64], got[64];
+
+	checks++;
+	inet_ntop(family, a, want, sizeof(want));
+	inet_text(family, a, got, sizeof(got));
+	if (strcmp(want, got) != 0) {
+		failures++;
+		printf("MISMATCH inet: inet_ntop %s, inet_text %s\n", want, got);
+	}
+}
+
+static void
+inet(void)
+{
+	static const unsigned vals[] = { 1, 0xffff, 0x2001, 0xdb8, 0xa };
+	unsigned char a[16];
+	unsigned long seed = 1;
+
+	/* Every pattern of zero groups, with a few values for the others
+	 * and ::ffff: and ::0:0 before an IPv4 address among them. */
+	for (unsigned mask = 0; mask < 256; mask++)
+		for (size_t v = 0; v < sizeof(vals) / sizeof(vals[0]); v++) {
+			for (int i = 0; i < 8; i++) {
+				unsigned w = mask & 1u << i ? 0 :
+				    vals[(v + (size_t)i) % 5];
+
+				a[2 * i] = (unsigned char)(w >> 8);
+				a[2 * i + 1] = (unsigned char)w;
+			}
+			inet_one(AF_INET6, a);
+			a[10] = a[11] = 0xff;
+			inet_one(AF_INET6, a);
+		}
+	for (int n = 0; n < 20000; n++) {
+		for (int i = 0; i < 16; i++) {
+			seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+			a[i] = (unsigned char)(seed >> 56);
+			if (seed >> 20 & 1)	/* many zero bytes */
+				a[i] = 0;
+		}
+		inet_one(AF_INET6, a);
+		inet_one(AF_INET, a);
+	}
+	memset(a, 0, sizeof(a));
+	inet_one(AF_INET, a);
+	inet_one(AF_INET6, a);
+	memset(a, 0xff, sizeof(a));
+	inet_one(AF_INET, a);
+	inet_one(AF_INET6, a);
+}
+
 int
 main(void)
 {
 	ints();
 	strings();
 	own();
+	inet();
 	printf("fmt-test: %lu checks, %lu failures\n", checks, failures);
 	return failures == 0 ? 0 : 1;
 }
