@@ -37,15 +37,6 @@ struct run {
 	char	err_last[REPLY_LINE_MAX];
 };
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static void
 close_fd(int *fd)
 {
@@ -392,10 +383,10 @@ waitset_fill(const struct run *rp, struct waitset *w)
 static struct timespec
 wait_time(const struct run *rp, long deadline, long next_tick)
 {
-	long wait = deadline - now_ms();
+	long wait = deadline - io_now_ms();
 
-	if (next_tick >= 0 && next_tick - now_ms() < wait)
-		wait = next_tick - now_ms();
+	if (next_tick >= 0 && next_tick - io_now_ms() < wait)
+		wait = next_tick - io_now_ms();
 	if (!rp->exited && rp->pidfd < 0 && wait > 20)
 		wait = 20;	/* no pidfd (old kernel): check often */
 	if (wait < 0)
@@ -416,7 +407,7 @@ run_stopped(const struct config *cfg, long deadline, pid_t *running,
 		    sig_caught());
 		return true;
 	}
-	if (now_ms() >= deadline) {
+	if (io_now_ms() >= deadline) {
 		filter_kill(running);
 		res->outcome = VERDICT_TEMPFAIL;
 		fmt(res->why, sizeof(res->why),
@@ -458,7 +449,7 @@ filter_run(const struct config *cfg, char *const envp[], int in_fd,
     struct filter_result *res)
 {
 	struct run run, *rp = &run;
-	long start = now_ms(), deadline, next_tick = -1;
+	long start = io_now_ms(), deadline, next_tick = -1;
 	struct waitset w;
 	struct timespec ts;
 	int ready;
@@ -485,9 +476,9 @@ filter_run(const struct config *cfg, char *const envp[], int in_fd,
 		 * inside the keepalive tick. */
 		if (run_stopped(cfg, deadline, running, res))
 			goto done;
-		if (next_tick >= 0 && now_ms() >= next_tick) {
+		if (next_tick >= 0 && io_now_ms() >= next_tick) {
 			tick(arg);
-			next_tick = now_ms() + (long)cfg->keepalives * 1000L;
+			next_tick = io_now_ms() + (long)cfg->keepalives * 1000L;
 		}
 		serve(rp, &w, ready, in_fd, out, running);
 	}
@@ -500,5 +491,5 @@ done:
 	close_fd(&rp->pidfd);
 	if (out != NULL)
 		res->output_size = out->size;
-	res->ms = now_ms() - start;
+	res->ms = io_now_ms() - start;
 }
