@@ -26,7 +26,7 @@ CPPFLAGS  += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \
 # LIBSYSTEMD=1 libsystemd's sd_journal_sendv() and sd_listen_fds()
 # (src/sysd-libsystemd.c; needs libsystemd-dev: scripts/deps libsystemd).
 # The rest of the program is the same.
-CORE = src/main.c src/args.c src/fmt.c src/inet.c src/config.c src/log.c src/sig.c src/io.c src/reply.c \
+CORE = src/main.c src/args.c src/ascii.c src/fmt.c src/inet.c src/config.c src/log.c src/sig.c src/io.c src/reply.c \
        src/upstream.c src/spool.c src/data.c src/filter.c src/session.c \
        src/esmtp.c src/netlist.c src/sandbox.c src/outaddr.c src/xtext.c \
        src/header.c src/filterenv.c src/proxyproto.c src/pipeline.c src/bdat.c \

@@ -2,6 +2,7 @@
  * bdat.c - BDAT arguments and chunk reading (RFC 3030).
  */
 #include "bdat.h"
+#include "ascii.h"
 #include "span.h"
 
 #include <string.h>
@@ -29,7 +30,7 @@ bdat_parse(const char *args, unsigned long long *n, bool *last)
 	if (*p != '\0' && *p != ' ' && *p != '\t')
 		return -1;	/* "5x", "5-" */
 	p += span(p, " \t");
-	if (strncasecmp(p, "LAST", 4) == 0 && (p[4] == '\0' || p[4] == ' ' ||
+	if (ascii_ncasecmp(p, "LAST", 4) == 0 && (p[4] == '\0' || p[4] == ' ' ||
 	    p[4] == '\t')) {
 		*last = true;
 		p += 4;

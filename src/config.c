@@ -6,6 +6,7 @@
  * unknown name, a bad value or a repeated name is an error naming file:line.
  */
 #include "config.h"
+#include "ascii.h"
 #include "fmt.h"
 #include "outaddr.h"
 #include "span.h"
@@ -136,7 +137,7 @@ parse_seconds(const char *v, int min, int *out)
 	long n;
 
 	errno = 0;
-	n = strtol(v, &end, 10);
+	n = dec_strtol(v, &end);
 	if (errno != 0 || end == v || *end != '\0' || n < min || n > 86400)
 		return -1;
 	*out = (int)n;
@@ -150,7 +151,7 @@ parse_count(const char *v, unsigned min, unsigned max, unsigned *out)
 	long n;
 
 	errno = 0;
-	n = strtol(v, &end, 10);
+	n = dec_strtol(v, &end);
 	if (errno != 0 || end == v || *end != '\0' || n < (long)min ||
 	    n > (long)max)
 		return -1;
@@ -168,7 +169,7 @@ parse_bytes(const char *v, unsigned long long max, unsigned long long *out)
 	if (*v < '0' || *v > '9')
 		return -1;	/* strtoull would take "-1" and " 1" */
 	errno = 0;
-	n = strtoull(v, &end, 10);
+	n = dec_strtoull(v, &end);
 	if (errno != 0 || *end != '\0' || n > max)
 		return -1;
 	*out = n;
@@ -178,13 +179,13 @@ parse_bytes(const char *v, unsigned long long max, unsigned long long *out)
 static int
 parse_bool(const char *v, bool *out)
 {
-	if (strcasecmp(v, "on") == 0 || strcasecmp(v, "yes") == 0 ||
-	    strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0) {
+	if (ascii_casecmp(v, "on") == 0 || ascii_casecmp(v, "yes") == 0 ||
+	    ascii_casecmp(v, "true") == 0 || strcmp(v, "1") == 0) {
 		*out = true;
 		return 0;
 	}
-	if (strcasecmp(v, "off") == 0 || strcasecmp(v, "no") == 0 ||
-	    strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) {
+	if (ascii_casecmp(v, "off") == 0 || ascii_casecmp(v, "no") == 0 ||
+	    ascii_casecmp(v, "false") == 0 || strcmp(v, "0") == 0) {
 		*out = false;
 		return 0;
 	}
@@ -278,7 +279,7 @@ protocols_valid(const char *p)
 		    p[0] == '!' ? 1 : 0;
 		for (i = 0; names[i] != NULL; i++)
 			if (strlen(names[i]) == n - skip &&
-			    strncasecmp(p + skip, names[i], n - skip) == 0)
+			    ascii_ncasecmp(p + skip, names[i], n - skip) == 0)
 				break;
 		if (names[i] == NULL)
 			return 0;
@@ -406,7 +407,7 @@ parse_choice(const char *v, const char *const *words)
 	int i;
 
 	for (i = 0; words[i] != NULL; i++)
-		if (strcasecmp(v, words[i]) == 0)
+		if (ascii_casecmp(v, words[i]) == 0)
 			return i;
 	return -1;
 }
@@ -574,7 +575,7 @@ config_line(struct config *cfg, char *line, bool seen[S_COUNT],
 	name = trim(name);
 	value = trim(colon + 1);
 	for (s = 0; s < S_COUNT; s++)
-		if (strcasecmp(name, setting_names[s]) == 0)
+		if (ascii_casecmp(name, setting_names[s]) == 0)
 			break;
 	if (s == S_COUNT) {
 		seterr(err, errlen, "%s:%d: unknown setting '%s'", path, lineno,

@@ -2,6 +2,7 @@
  * esmtp.c - the path and the ESMTP parameters of MAIL and RCPT.
  */
 #include "esmtp.h"
+#include "ascii.h"
 #include "span.h"
 
 #include <ctype.h>
@@ -97,7 +98,7 @@ esmtp_parse(const char *args, const char *keyword, bool allow_null,
 	memset(a, 0, sizeof(*a));
 	a->addr = addr;
 	addr[0] = '\0';
-	if (strncasecmp(args, keyword, klen) != 0)
+	if (ascii_ncasecmp(args, keyword, klen) != 0)
 		return "no path";
 	p = args + klen;
 	p += span(p, " \t");
@@ -134,7 +135,7 @@ esmtp_param(const struct esmtp_args *a, const char *key)
 
 	for (i = 0; i < a->nparams; i++)
 		if (a->params[i].klen == n &&
-		    strncasecmp(a->params[i].key, key, n) == 0)
+		    ascii_ncasecmp(a->params[i].key, key, n) == 0)
 			return &a->params[i];
 	return NULL;
 }
@@ -145,5 +146,5 @@ esmtp_value_is(const struct esmtp_param *p, const char *word)
 	size_t n = strlen(word);
 
 	return p != NULL && p->value != NULL && p->vlen == n &&
-	    strncasecmp(p->value, word, n) == 0;
+	    ascii_ncasecmp(p->value, word, n) == 0;
 }

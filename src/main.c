@@ -7,6 +7,7 @@
  * stdout, or as the one fd of sd_listen_fds().
  */
 #include "args.h"
+#include "ascii.h"
 #include "config.h"
 #include "fmt.h"
 #include "log.h"
@@ -164,7 +165,7 @@ parse_level(const char *arg)
 	long l;
 
 	errno = 0;
-	l = strtol(arg, &end, 10);
+	l = dec_strtol(arg, &end);
 	if (arg[0] == '\0' || *end != '\0' || errno != 0 || l < L_ERR ||
 	    l > L_DEBUG) {
 		(void)fmt_write(STDERR_FILENO, "proxsmtpd: -d %s: the level is "

@@ -2,6 +2,7 @@
  * netlist.c - networks in CIDR notation and matching addresses to them.
  */
 #include "netlist.h"
+#include "ascii.h"
 #include "fmt.h"
 #include "inet.h"
 #include "span.h"
@@ -39,7 +40,7 @@ network_parse(const char *text, size_t n, struct network *net)
 	net->prefix = max;
 	if (slash != NULL) {
 		errno = 0;
-		bits = strtol(slash, &end, 10);
+		bits = dec_strtol(slash, &end);
 		if (errno != 0 || end == slash || *end != '\0' || bits < 0 ||
 		    bits > (long)max)
 			return "bad prefix length";

@@ -3,6 +3,7 @@
  * an absolute socket path.
  */
 #include "outaddr.h"
+#include "ascii.h"
 #include "fmt.h"
 #include "span.h"
 
@@ -21,7 +22,7 @@ out_port_parse(const char *s, in_port_t *port)
 	long n;
 
 	errno = 0;
-	n = strtol(s, &end, 10);
+	n = dec_strtol(s, &end);
 	if (errno != 0 || end == s || *end != '\0' || n < 1 || n > 65535)
 		return -1;
 	*port = htons((in_port_t)n);

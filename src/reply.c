@@ -6,6 +6,7 @@
  * first digit 2 to 5. Text is made printable before anyone relays it.
  */
 #include "reply.h"
+#include "ascii.h"
 #include "fmt.h"
 
 #include <ctype.h>
@@ -110,7 +111,7 @@ reply_find_keyword(const struct reply *r, const char *keyword)
 	for (i = 1; i < r->nlines; i++) {
 		const char *t = r->text[i];
 
-		if (strncasecmp(t, keyword, klen) == 0 &&
+		if (ascii_ncasecmp(t, keyword, klen) == 0 &&
 		    (t[klen] == '\0' || t[klen] == ' ' || t[klen] == '='))
 			return i;
 	}

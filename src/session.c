@@ -8,6 +8,7 @@
  * and filtered before the upstream sees any of it.
  */
 #include "session.h"
+#include "ascii.h"
 #include "fmt.h"
 #include "data.h"
 #include "esmtp.h"
@@ -535,7 +536,7 @@ has_word(const char *list, const char *word)
 	while (*list != '\0') {
 		list += span(list, " ");
 		n = cspan(list, " ");
-		if (n == len && strncasecmp(list, word, len) == 0)
+		if (n == len && ascii_ncasecmp(list, word, len) == 0)
 			return true;
 		list += n;
 	}
@@ -615,7 +616,7 @@ advertise_size(const struct session *s, struct reply *rp)
 		v = rp->text[k] + strlen("SIZE");
 		v += span(v, " ");
 		if (*v >= '0' && *v <= '9')
-			theirs = strtoull(v, NULL, 10);	/* ERANGE: huge */
+			theirs = dec_strtoull(v, NULL);	/* ERANGE: huge */
 		if (theirs != 0 && theirs <= ours)
 			return;
 	} else if (rp->nlines < REPLY_LINES_MAX) {
@@ -674,7 +675,7 @@ advertise_tls(const struct session *s, struct reply *rp)
 static void
 cmd_helo(struct session *s, const char *verb, const char *args)
 {
-	bool esmtp = strcasecmp(verb, "EHLO") == 0, up_binarymime;
+	bool esmtp = ascii_casecmp(verb, "EHLO") == 0, up_binarymime;
 	struct reply *rp;
 	size_t i;
 	int k;
@@ -2149,7 +2150,7 @@ handle_command(struct session *s, size_t len)
 	args = s->line + vlen;
 	args += span(args, " \t");
 	for (c = commands; c->verb != NULL; c++)
-		if (strcasecmp(c->verb, verb) == 0)
+		if (ascii_casecmp(c->verb, verb) == 0)
 			break;
 	if (c->fn == cmd_data)
 		send_data_ahead(s, args);
@@ -2172,7 +2173,7 @@ handle_command(struct session *s, size_t len)
 		upstream_starttls(s);
 	if (s->cfg->xclient && !s->xclient_done && !(c->flags & C_LOCAL))
 		xclient_handshake(s, c->fn == cmd_helo ? args : "",
-		    strcasecmp(verb, "EHLO") == 0);
+		    ascii_casecmp(verb, "EHLO") == 0);
 	session_move(s, c->on);
 	c->fn(s, verb, args);
 }

@@ -9,6 +9,7 @@
  * library is an option (sysd-libsystemd.c), not the default.
  */
 #include "sysd.h"
+#include "ascii.h"
 #include "fmt.h"
 
 #include <fcntl.h>
@@ -64,10 +65,10 @@ sysd_listen_fds(void)
 
 	if (pid == NULL || fds == NULL)
 		return 0;
-	p = strtol(pid, &end, 10);
+	p = dec_strtol(pid, &end);
 	if (*end != '\0' || p != (long)getpid())
 		return 0;
-	n = strtol(fds, &end, 10);
+	n = dec_strtol(fds, &end);
 	if (*end != '\0' || n < 0 || n > 64)
 		return 0;
 	unsetenv("LISTEN_PID");

@@ -3,14 +3,19 @@
  * conversion fmt.h supports, over edge values, at every buffer size from 0
  * to past the full length (the text, the NUL, the return value, and no byte
  * written past size); and src/inet.c against inet_ntop(), for every
- * pattern of zero groups in an IPv6 address and IPv4 ones. Prints one line per mismatch and the counts; exits 1
+ * pattern of zero groups in an IPv6 address and IPv4 ones; and src/ascii.c
+ * against strcasecmp(), strncasecmp(), strtol() and strtoull(). Prints one line per mismatch and the counts; exits 1
  * on any mismatch. Built by make check, run by t/86-fmt.bats.
  */
+#include "../src/ascii.h"
 #include "../src/fmt.h"
 #include "../src/inet.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
+#include <strings.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -196,6 +201,77 @@ inet(void)
 	inet_one(AF_INET6, a);
 }
 
+static int
+sign(int v)
+{
+	return v < 0 ? -1 : v > 0;
+}
+
+static void
+ascii(void)
+{
+	static const char *w[] = { "", "a", "A", "ehlo", "EHLO", "EhLo", "ehl",
+	    "ehlox", "LAST", "last ", "[", "`", "@", "{", "\x80", "\xc3\xa9",
+	    "Z", "z", "_", "ADDR=", "addr=1" };
+	static const char *nums[] = { "", "0", "1", "-1", "+1", " 42", "\t\n7",
+	    "- 1", "+", "-", "12abc", "abc", "9223372036854775807",
+	    "9223372036854775808", "-9223372036854775808",
+	    "-9223372036854775809", "18446744073709551615",
+	    "18446744073709551616", "-18446744073709551615",
+	    "99999999999999999999999", "-99999999999999999999999",
+	    "0000000000000000000000012", "2048", "65536", " \v\f\r-3x" };
+
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		for (size_t j = 0; j < sizeof(w) / sizeof(w[0]); j++) {
+			checks++;
+			if (sign(ascii_casecmp(w[i], w[j])) !=
+			    sign(strcasecmp(w[i], w[j]))) {
+				failures++;
+				printf("MISMATCH casecmp %s %s\n", w[i], w[j]);
+			}
+			for (size_t n = 0; n < 7; n++) {
+				checks++;
+				if (sign(ascii_ncasecmp(w[i], w[j], n)) !=
+				    sign(strncasecmp(w[i], w[j], n))) {
+					failures++;
+					printf("MISMATCH ncasecmp %s %s %zu\n",
+					    w[i], w[j], n);
+				}
+			}
+		}
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		char *e1, *e2;
+		int err1, err2;
+		long l1, l2;
+		unsigned long long u1, u2;
+
+		errno = 0;
+		l1 = dec_strtol(nums[i], &e1);
+		err1 = errno;
+		errno = 0;
+		l2 = strtol(nums[i], &e2, 10);
+		err2 = errno;
+		checks++;
+		if (l1 != l2 || e1 != e2 || err1 != err2) {
+			failures++;
+			printf("MISMATCH strtol \"%s\": %ld %d, %ld %d\n",
+			    nums[i], l1, err1, l2, err2);
+		}
+		errno = 0;
+		u1 = dec_strtoull(nums[i], &e1);
+		err1 = errno;
+		errno = 0;
+		u2 = strtoull(nums[i], &e2, 10);
+		err2 = errno;
+		checks++;
+		if (u1 != u2 || e1 != e2 || err1 != err2) {
+			failures++;
+			printf("MISMATCH strtoull \"%s\": %llu %d, %llu %d\n",
+			    nums[i], u1, err1, u2, err2);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -203,6 +279,7 @@ main(void)
 	strings();
 	own();
 	inet();
+	ascii();
 	printf("fmt-test: %lu checks, %lu failures\n", checks, failures);
 	return failures == 0 ? 0 : 1;
 }
