@@ -72,6 +72,12 @@ proxsmtpd-asan: $(SRCS) $(HDRS) Makefile proxsmtpd-tls-asan.so
 	  -fsanitize=address,undefined -fno-sanitize-recover=all \
 	  -fno-omit-frame-pointer -o $@ $(SRCS)
 
+# The unit test of src/fmt.c, src/inet.c and src/ascii.c against the C
+# library's snprintf, inet_ntop, strcasecmp and strtol (t/86-fmt.bats).
+UNIT_SRCS = src/fmt.c src/inet.c src/ascii.c
+t/fmt-test: t/fmt-test.c $(UNIT_SRCS) src/fmt.h src/inet.h src/ascii.h Makefile
+	$(CC) -std=c17 $(WARN) $(if $(findstring clang,$(CC)),,$(GCC_WARN)) $(CPPFLAGS) $(CFLAGS) -o $@ t/fmt-test.c $(UNIT_SRCS)
+
 # A clang build with the same warnings, to keep both compilers clean.
 proxsmtpd-clang: $(SRCS) $(HDRS) Makefile
 	clang -std=c17 $(WARN) $(CPPFLAGS) -O2 -g -o $@ $(SRCS)
@@ -92,7 +98,7 @@ TESTS ?= t/*.bats
 SYSD_TESTS = $(filter t/40-launchers.bats t/50-logging.bats,$(wildcard $(TESTS)))
 check:
 	@scripts/deps check
-	@$(MAKE) --no-print-directory proxsmtpd proxsmtpd-tls.so
+	@$(MAKE) --no-print-directory proxsmtpd proxsmtpd-tls.so t/fmt-test
 	@rm -f t/.counts
 	@t/run --label gcc --counts t/.counts $(TESTS) || true
 	@if [ "$$CI" = true ] || [ -n "$$CHECK_FULL" ]; then \
@@ -204,6 +210,7 @@ uninstall:
 clean:
 	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang proxsmtpd-libsystemd .build-kind \
 	  proxsmtpd-tls.so proxsmtpd-tls-asan.so proxsmtpd-tls-clang.so t/.counts t/.counts-systemd \
+	  t/fmt-test \
 	  t/.fuzz.log t/.regress.log
 	rm -rf fuzz/build
 
