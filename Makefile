@@ -15,7 +15,8 @@ DESTDIR   ?=
 
 CC        ?= cc
 CFLAGS    ?= -O2 -g
-# snprintf truncation is how every bounded buffer here is filled, on purpose.
+# Truncation is how every bounded buffer here is filled, on purpose (fmt()
+# in the program, snprintf() in the TLS module).
 WARN       = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 GCC_WARN   = -Wno-format-truncation
 CPPFLAGS  += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \

@@ -79,7 +79,7 @@ ints(void)
 		CASE("%02X", u & 0xff);
 		CASE("%8d|%-8d|%08u|%-3x|", d, d, u, u);
 		CASE("%1d%0d%20lld", d, d, v[i]);
-		CASE("proxsmtpd[%ld]: %d to %d\n", l, d, -d);
+		CASE("proxsmtpd[%ld]: %d to %d\n", l, d, d == INT_MIN ? d : -d);
 	}
 }
 
