@@ -35,8 +35,11 @@ CORE = src/main.c src/args.c src/ascii.c src/fmt.c src/inet.c src/config.c src/l
 SRCS = $(CORE) $(if $(LIBSYSTEMD),src/sysd-libsystemd.c,src/sysd.c)
 SYSD_LIBS = $(if $(LIBSYSTEMD),-lsystemd)
 HDRS = $(wildcard src/*.h)
-# Which of the two ./proxsmtpd is: a change of LIBSYSTEMD rebuilds it.
-BUILD_KIND = $(if $(LIBSYSTEMD),libsystemd,native)
+# What ./proxsmtpd was built as: which of the two (LIBSYSTEMD) and the
+# paths compiled into it. A change of either rebuilds it, so that
+# `make && make install PREFIX=/usr` installs a program that looks for its
+# configuration and TLS module where they were installed.
+BUILD_KIND = $(if $(LIBSYSTEMD),libsystemd,native) $(sysconfdir) $(pkglibdir)
 
 all: proxsmtpd proxsmtpd-tls.so
 
@@ -58,7 +61,7 @@ proxsmtpd-tls-asan.so: src/tls.c src/tls.h Makefile
 	  -o $@ src/tls.c $(TLS_LIBS)
 
 .build-kind: FORCE
-	@[ "$$(cat $@ 2>/dev/null)" = $(BUILD_KIND) ] || echo $(BUILD_KIND) >$@
+	@[ "$$(cat $@ 2>/dev/null)" = '$(BUILD_KIND)' ] || echo '$(BUILD_KIND)' >$@
 
 proxsmtpd: $(SRCS) $(HDRS) Makefile .build-kind
 	$(CC) -std=c17 $(WARN) $(if $(findstring clang,$(CC)),,$(GCC_WARN)) $(CPPFLAGS) $(CFLAGS) -o $@ $(SRCS) $(LDFLAGS) $(SYSD_LIBS)

@@ -15,6 +15,7 @@
 #include "session.h"
 #include "sig.h"
 #include "sysd.h"
+#include "tlsmod.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -311,8 +312,13 @@ main(int argc, char **argv)
 	log_open(&lg, o.check_only && o.level < 0 ? L_WARNING : o.level);
 	if (load_config(&cfg, &lg, &o) < 0)
 		return EXIT_USAGE;
-	if (o.check_only)
+	if (o.check_only) {
+		if (tlsmod_check(&cfg, err, sizeof(err)) < 0) {
+			log_msg(&lg, L_ERR, "TLS: %s", err);
+			return EXIT_USAGE;
+		}
 		return print_config(&cfg);
+	}
 	sig_init();
 	if (client_fds(&lg, &rfd, &wfd) < 0)
 		return EXIT_USAGE;

@@ -1044,28 +1044,13 @@ tls_module(struct session *s, char *why, size_t whylen)
 static int
 tls_context(struct session *s, bool server, char *why, size_t whylen)
 {
-	const struct config *cfg = s->cfg;
 	void **ctx = server ? &s->tls_server_ctx : &s->tls_client_ctx;
-	struct tls_settings ts = {
-		.cert_file = cfg->tls_cert,
-		.key_file = cfg->tls_key[0] ? cfg->tls_key : cfg->tls_cert,
-		.protocols = cfg->tls_protocols,
-		.ciphers = cfg->tls_ciphers,
-		.ca_file = cfg->out_tls_ca_file,
-		.verify = cfg->out_tls == OUT_TLS_VERIFY,
-	};
-	char text[TLS_WHY_MAX];
 
 	if (*ctx != NULL)
 		return 0;
 	if (tls_module(s, why, whylen) == NULL)
 		return -1;
-	*ctx = s->tls_api->ctx_new(server, &ts, text);
-	if (*ctx == NULL) {
-		fmt(why, whylen, "%s", text);
-		return -1;
-	}
-	return 0;
+	return tlsmod_context(s->tls_api, s->cfg, server, ctx, why, whylen);
 }
 
 /* %t of the Header: the client's TLS, or "none". */

@@ -8,6 +8,8 @@
 #include "tlsmod.h"
 #include "fmt.h"
 
+#include "config.h"
+
 #include <dlfcn.h>
 #include <poll.h>
 #include <stdio.h>
@@ -36,6 +38,48 @@ tlsmod_load(const char *path, char *why, size_t whylen)
 		return NULL;
 	}
 	return api;
+}
+
+int
+tlsmod_context(const struct tls_api *api, const struct config *cfg,
+    bool server, void **ctx, char *why, size_t whylen)
+{
+	struct tls_settings ts = {
+		.cert_file = cfg->tls_cert,
+		.key_file = cfg->tls_key[0] ? cfg->tls_key : cfg->tls_cert,
+		.protocols = cfg->tls_protocols,
+		.ciphers = cfg->tls_ciphers,
+		.ca_file = cfg->out_tls_ca_file,
+		.verify = cfg->out_tls == OUT_TLS_VERIFY,
+	};
+	char text[TLS_WHY_MAX];
+
+	*ctx = api->ctx_new(server, &ts, text);
+	if (*ctx != NULL)
+		return 0;
+	fmt(why, whylen, "%s", text);
+	return -1;
+}
+
+int
+tlsmod_check(const struct config *cfg, char *why, size_t whylen)
+{
+	const struct tls_api *api;
+	void *ctx;
+
+	if (cfg->tls_cert[0] == '\0' && cfg->out_tls == OUT_TLS_NONE)
+		return 0;
+	api = tlsmod_load(cfg->tls_module, why, whylen);
+	if (api == NULL)
+		return -1;
+	/* The contexts are not freed: -t exits next. */
+	if (cfg->tls_cert[0] != '\0' &&
+	    tlsmod_context(api, cfg, true, &ctx, why, whylen) < 0)
+		return -1;
+	if (cfg->out_tls != OUT_TLS_NONE &&
+	    tlsmod_context(api, cfg, false, &ctx, why, whylen) < 0)
+		return -1;
+	return 0;
 }
 
 static short

@@ -29,6 +29,22 @@ struct tls_side {
  */
 const struct tls_api *tlsmod_load(const char *path, char *why, size_t whylen);
 
+struct config;
+/*
+ * One leg's context from the configuration: the server's (inbound:
+ * TLSCertificate, TLSKey, TLSProtocols, TLSCiphers) or the client's
+ * (outbound: OutTLS, OutTLSCAFile), in *ctx: 0, or -1 with why.
+ */
+int	tlsmod_context(const struct tls_api *, const struct config *,
+	    bool server, void **ctx, char *why, size_t whylen);
+/*
+ * What -t checks before a session would find out: the module loads and
+ * the context of every leg the configuration turns TLS on for can be made
+ * (the certificate chain and key read and matching, the CA file read).
+ * 0, or -1 with why.
+ */
+int	tlsmod_check(const struct config *, char *why, size_t whylen);
+
 /*
  * The handshake on io's fds within one TimeOut (io->timeout_ms), as the
  * server (name NULL) or the client (name: SNI, and what a verifying ctx

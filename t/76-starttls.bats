@@ -7,6 +7,7 @@
 # smtpd_tls_security_level=may (t/lib/postfix-up PF_TLS).
 
 load helpers
+bats_require_minimum_version 1.5.0
 
 setup_file() {
 	"$BATS_TEST_DIRNAME/lib/tls-certs" "$BATS_FILE_TMPDIR/certs"
@@ -388,4 +389,50 @@ out_conf() {
 	size=$(stat -c %s "$T/body")
 	cmp <(head -c "$size" "$T/got") "$T/body"
 	[ -z "$(tail -c +"$((size + 1))" "$T/got" | tr -d '\n')" ]
+}
+
+# ---- proxsmtpd -t ------------------------------------------------------------
+
+# tcheck SETTING-LINES...: proxsmtpd -t on a configuration with them.
+tcheck() {
+	SINK_PORT=25 write_conf "$@"
+	run --separate-stderr "$PROXSMTPD" -t -f "$CONF"
+	echo "status $status"; echo "stdout: $output"; echo "stderr: $stderr"
+}
+
+@test "-t loads the module and reads the certificate and key, as a session's STARTTLS would" {
+	tcheck "TLSCertificate: $CERTS/server.pem" "TLSKey: $CERTS/server.key" "TLSModule: $MODULE"
+	[ "$status" -eq 0 ]
+	grep -qx "TLSCertificate: $CERTS/server.pem" <<<"$output"
+	# certificate and key in one file
+	tcheck "TLSCertificate: $CERTS/combined.pem" "TLSModule: $MODULE"
+	[ "$status" -eq 0 ]
+}
+
+@test "-t refuses a missing key, a key of another certificate, a cipher list OpenSSL refuses, a module that cannot load" {
+	tcheck "TLSCertificate: $CERTS/server.pem" "TLSKey: $CERTS/nonexistent.key" "TLSModule: $MODULE"
+	[ "$status" -ne 0 ] && [ -z "$output" ]
+	grep -q "TLS: .*$CERTS/nonexistent.key" <<<"$stderr"
+	tcheck "TLSCertificate: $CERTS/server.pem" "TLSKey: $CERTS/wrong.key" "TLSModule: $MODULE"
+	[ "$status" -ne 0 ] && [ -z "$output" ]
+	grep -q "TLS: .*$CERTS/wrong.key" <<<"$stderr"
+	tcheck "TLSCertificate: $CERTS/server.pem" "TLSKey: $CERTS/server.key" \
+		"TLSCiphers: NO-SUCH-CIPHER" "TLSModule: $MODULE"
+	[ "$status" -ne 0 ] && [ -z "$output" ]
+	grep -q "TLS: TLSCiphers: .*no cipher match" <<<"$stderr"
+	tcheck "TLSCertificate: $CERTS/server.pem" "TLSKey: $CERTS/server.key" \
+		"TLSModule: $T/no-such-module.so"
+	[ "$status" -ne 0 ] && [ -z "$output" ]
+	grep -q "TLS: cannot load TLS module: .*no-such-module.so" <<<"$stderr"
+}
+
+@test "-t checks OutTLS's CA file; without any TLS setting it never loads the module" {
+	tcheck "OutTLS: verify" "OutTLSCAFile: $CERTS/ca.pem" "TLSModule: $MODULE"
+	[ "$status" -eq 0 ]
+	tcheck "OutTLS: verify" "OutTLSCAFile: $CERTS/no-such-ca.pem" "TLSModule: $MODULE"
+	[ "$status" -ne 0 ] && [ -z "$output" ]
+	grep -q "TLS: .*no-such-ca.pem" <<<"$stderr"
+	# No TLS asked for: a module that is not there does not matter.
+	tcheck "TLSModule: $T/no-such-module.so"
+	[ "$status" -eq 0 ]
 }
