@@ -15,7 +15,8 @@ DESTDIR   ?=
 
 CC        ?= cc
 CFLAGS    ?= -O2 -g
-# snprintf truncation is how every bounded buffer here is filled, on purpose.
+# Truncation is how every bounded buffer here is filled, on purpose (fmt()
+# in the program, snprintf() in the TLS module).
 WARN       = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 GCC_WARN   = -Wno-format-truncation
 CPPFLAGS  += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \
@@ -26,7 +27,7 @@ CPPFLAGS  += -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \
 # LIBSYSTEMD=1 libsystemd's sd_journal_sendv() and sd_listen_fds()
 # (src/sysd-libsystemd.c; needs libsystemd-dev: scripts/deps libsystemd).
 # The rest of the program is the same.
-CORE = src/main.c src/config.c src/log.c src/sig.c src/io.c src/reply.c \
+CORE = src/main.c src/args.c src/ascii.c src/fmt.c src/inet.c src/config.c src/log.c src/sig.c src/io.c src/reply.c \
        src/upstream.c src/spool.c src/data.c src/filter.c src/session.c \
        src/esmtp.c src/netlist.c src/sandbox.c src/outaddr.c src/xtext.c \
        src/header.c src/filterenv.c src/proxyproto.c src/pipeline.c src/bdat.c \
@@ -75,6 +76,12 @@ proxsmtpd-asan: $(SRCS) $(HDRS) Makefile proxsmtpd-tls-asan.so
 	  -fsanitize=address,undefined -fno-sanitize-recover=all \
 	  -fno-omit-frame-pointer -o $@ $(SRCS)
 
+# The unit test of src/fmt.c, src/inet.c and src/ascii.c against the C
+# library's snprintf, inet_ntop, strcasecmp and strtol (t/86-fmt.bats).
+UNIT_SRCS = src/fmt.c src/inet.c src/ascii.c
+t/fmt-test: t/fmt-test.c $(UNIT_SRCS) src/fmt.h src/inet.h src/ascii.h Makefile
+	$(CC) -std=c17 $(WARN) $(if $(findstring clang,$(CC)),,$(GCC_WARN)) $(CPPFLAGS) $(CFLAGS) -o $@ t/fmt-test.c $(UNIT_SRCS)
+
 # A clang build with the same warnings, to keep both compilers clean.
 proxsmtpd-clang: $(SRCS) $(HDRS) Makefile
 	clang -std=c17 $(WARN) $(CPPFLAGS) -O2 -g -o $@ $(SRCS)
@@ -95,7 +102,7 @@ TESTS ?= t/*.bats
 SYSD_TESTS = $(filter t/40-launchers.bats t/50-logging.bats,$(wildcard $(TESTS)))
 check:
 	@scripts/deps check
-	@$(MAKE) --no-print-directory proxsmtpd proxsmtpd-tls.so
+	@$(MAKE) --no-print-directory proxsmtpd proxsmtpd-tls.so t/fmt-test
 	@rm -f t/.counts
 	@t/run --label gcc --counts t/.counts $(TESTS) || true
 	@if [ "$$CI" = true ] || [ -n "$$CHECK_FULL" ]; then \
@@ -210,6 +217,7 @@ uninstall:
 clean:
 	rm -f proxsmtpd proxsmtpd-asan proxsmtpd-clang proxsmtpd-libsystemd .build-kind \
 	  proxsmtpd-tls.so proxsmtpd-tls-asan.so proxsmtpd-tls-clang.so t/.counts t/.counts-systemd \
+	  t/fmt-test \
 	  t/.fuzz.log t/.regress.log
 	rm -rf fuzz/build
 

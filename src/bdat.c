@@ -2,6 +2,8 @@
  * bdat.c - BDAT arguments and chunk reading (RFC 3030).
  */
 #include "bdat.h"
+#include "ascii.h"
+#include "span.h"
 
 #include <string.h>
 #include <strings.h>
@@ -16,7 +18,7 @@ bdat_parse(const char *args, unsigned long long *n, bool *last)
 	unsigned long long v = 0;
 	size_t digits = 0;
 
-	p += strspn(p, " \t");
+	p += span(p, " \t");
 	for (; *p >= '0' && *p <= '9'; p++, digits++) {
 		if (v > (~0ULL - 9) / 10)
 			return -1;	/* cannot be counted */
@@ -27,12 +29,12 @@ bdat_parse(const char *args, unsigned long long *n, bool *last)
 	*last = false;
 	if (*p != '\0' && *p != ' ' && *p != '\t')
 		return -1;	/* "5x", "5-" */
-	p += strspn(p, " \t");
-	if (strncasecmp(p, "LAST", 4) == 0 && (p[4] == '\0' || p[4] == ' ' ||
+	p += span(p, " \t");
+	if (ascii_ncasecmp(p, "LAST", 4) == 0 && (p[4] == '\0' || p[4] == ' ' ||
 	    p[4] == '\t')) {
 		*last = true;
 		p += 4;
-		p += strspn(p, " \t");
+		p += span(p, " \t");
 	}
 	if (*p != '\0')
 		return -1;

@@ -6,15 +6,20 @@
  * unknown name, a bad value or a repeated name is an error naming file:line.
  */
 #include "config.h"
+#include "ascii.h"
+#include "fmt.h"
 #include "outaddr.h"
+#include "span.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #ifndef TLS_MODULE
 #define TLS_MODULE "/usr/local/lib/proxsmtpd/proxsmtpd-tls.so"
@@ -79,7 +84,7 @@ config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->filter_type = FILTER_PIPE;
-	snprintf(cfg->filter_reject, sizeof(cfg->filter_reject),
+	fmt(cfg->filter_reject, sizeof(cfg->filter_reject),
 	    "530 Email Rejected");
 	cfg->filter_timeout = 30;
 	/*
@@ -88,7 +93,7 @@ config_defaults(struct config *cfg)
 	 * SIGKILL) spool there unless TempDirectory says otherwise.
 	 */
 	const char *rt = getenv("RUNTIME_DIRECTORY");
-	snprintf(cfg->temp_directory, sizeof(cfg->temp_directory), "%s",
+	fmt(cfg->temp_directory, sizeof(cfg->temp_directory), "%s",
 	    rt != NULL && rt[0] == '/' && strlen(rt) < sizeof(cfg->temp_directory) ?
 	    rt : "/tmp");
 	cfg->timeout = 180;
@@ -112,7 +117,7 @@ config_defaults(struct config *cfg)
 	cfg->proxy_protocol = PROXY_OFF;
 	(void)netlist_parse("127.0.0.0/8, ::1", &cfg->proxy_hosts);
 	cfg->out_tls = OUT_TLS_NONE;
-	snprintf(cfg->tls_module, sizeof(cfg->tls_module), "%s", TLS_MODULE);
+	fmt(cfg->tls_module, sizeof(cfg->tls_module), "%s", TLS_MODULE);
 }
 
 static void
@@ -121,7 +126,7 @@ seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	vfmt(err, errlen, fmt, ap);
 	va_end(ap);
 }
 
@@ -132,7 +137,7 @@ parse_seconds(const char *v, int min, int *out)
 	long n;
 
 	errno = 0;
-	n = strtol(v, &end, 10);
+	n = dec_strtol(v, &end);
 	if (errno != 0 || end == v || *end != '\0' || n < min || n > 86400)
 		return -1;
 	*out = (int)n;
@@ -146,7 +151,7 @@ parse_count(const char *v, unsigned min, unsigned max, unsigned *out)
 	long n;
 
 	errno = 0;
-	n = strtol(v, &end, 10);
+	n = dec_strtol(v, &end);
 	if (errno != 0 || end == v || *end != '\0' || n < (long)min ||
 	    n > (long)max)
 		return -1;
@@ -164,7 +169,7 @@ parse_bytes(const char *v, unsigned long long max, unsigned long long *out)
 	if (*v < '0' || *v > '9')
 		return -1;	/* strtoull would take "-1" and " 1" */
 	errno = 0;
-	n = strtoull(v, &end, 10);
+	n = dec_strtoull(v, &end);
 	if (errno != 0 || *end != '\0' || n > max)
 		return -1;
 	*out = n;
@@ -174,13 +179,13 @@ parse_bytes(const char *v, unsigned long long max, unsigned long long *out)
 static int
 parse_bool(const char *v, bool *out)
 {
-	if (strcasecmp(v, "on") == 0 || strcasecmp(v, "yes") == 0 ||
-	    strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0) {
+	if (ascii_casecmp(v, "on") == 0 || ascii_casecmp(v, "yes") == 0 ||
+	    ascii_casecmp(v, "true") == 0 || strcmp(v, "1") == 0) {
 		*out = true;
 		return 0;
 	}
-	if (strcasecmp(v, "off") == 0 || strcasecmp(v, "no") == 0 ||
-	    strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0) {
+	if (ascii_casecmp(v, "off") == 0 || ascii_casecmp(v, "no") == 0 ||
+	    ascii_casecmp(v, "false") == 0 || strcmp(v, "0") == 0) {
 		*out = false;
 		return 0;
 	}
@@ -228,7 +233,7 @@ header_valid(const char *h)
 		if (*p == ' ' || *p == '\t') {
 			if (p == h)
 				return 0;	/* nothing to continue */
-			p += strspn(p, " \t");
+			p += span(p, " \t");
 			if (*p == '\r' || *p == '\n' || *p == '\0')
 				return 0;	/* a blank line */
 		} else {
@@ -237,7 +242,7 @@ header_valid(const char *h)
 			if (p == name || *p != ':')
 				return 0;
 		}
-		p += strcspn(p, "\r\n");
+		p += cspan(p, "\r\n");
 		if (*p == '\r' && p[1] == '\n')
 			p++;
 		if (*p != '\0')
@@ -268,13 +273,13 @@ protocols_valid(const char *p)
 	size_t n, skip;
 	int i;
 
-	while (*(p += strspn(p, " \t,:")) != '\0') {
-		n = strcspn(p, " \t,:");
+	while (*(p += span(p, " \t,:")) != '\0') {
+		n = cspan(p, " \t,:");
 		skip = (p[0] == '>' || p[0] == '<') && p[1] == '=' ? 2 :
 		    p[0] == '!' ? 1 : 0;
 		for (i = 0; names[i] != NULL; i++)
 			if (strlen(names[i]) == n - skip &&
-			    strncasecmp(p + skip, names[i], n - skip) == 0)
+			    ascii_ncasecmp(p + skip, names[i], n - skip) == 0)
 				break;
 		if (names[i] == NULL)
 			return 0;
@@ -402,7 +407,7 @@ parse_choice(const char *v, const char *const *words)
 	int i;
 
 	for (i = 0; words[i] != NULL; i++)
-		if (strcasecmp(v, words[i]) == 0)
+		if (ascii_casecmp(v, words[i]) == 0)
 			return i;
 	return -1;
 }
@@ -523,7 +528,7 @@ apply_setting(struct config *cfg, enum setting s, const char *v)
 	case S_MAX_CONNECTIONS:
 	case S_PID_FILE:
 		/* The launcher does these jobs now; main logs that. */
-		snprintf(cfg->ignored + strlen(cfg->ignored),
+		fmt(cfg->ignored + strlen(cfg->ignored),
 		    sizeof(cfg->ignored) - strlen(cfg->ignored), "%s%s",
 		    cfg->ignored[0] ? ", " : "", setting_names[s]);
 		return NULL;
@@ -570,7 +575,7 @@ config_line(struct config *cfg, char *line, bool seen[S_COUNT],
 	name = trim(name);
 	value = trim(colon + 1);
 	for (s = 0; s < S_COUNT; s++)
-		if (strcasecmp(name, setting_names[s]) == 0)
+		if (ascii_casecmp(name, setting_names[s]) == 0)
 			break;
 	if (s == S_COUNT) {
 		seterr(err, errlen, "%s:%d: unknown setting '%s'", path, lineno,
@@ -592,12 +597,61 @@ config_line(struct config *cfg, char *line, bool seen[S_COUNT],
 	return 0;
 }
 
+/* The configuration file, read in chunks with read(2): what fgets() did,
+ * without stdio (a session need not pull that part of libc in). */
+struct reader {
+	int	fd;
+	bool	eof, error;
+	size_t	pos, end;
+	char	buf[4096];
+};
+
+/* The next byte, or -1 at the end of the file or on an error. */
+static int
+next_byte(struct reader *r)
+{
+	ssize_t n;
+
+	if (r->pos == r->end) {
+		if (r->eof || r->error)
+			return -1;
+		do
+			n = read(r->fd, r->buf, sizeof(r->buf));
+		while (n < 0 && errno == EINTR);
+		if (n <= 0) {
+			r->error = n < 0;
+			r->eof = n == 0;
+			return -1;
+		}
+		r->pos = 0;
+		r->end = (size_t)n;
+	}
+	return (unsigned char)r->buf[r->pos++];
+}
+
+/* As fgets(): up to max - 1 bytes, through the first LF, NUL-terminated;
+ * false at the end of the file or on an error. */
+static bool
+read_line(struct reader *r, char *line, size_t max)
+{
+	size_t n = 0;
+	int c;
+
+	while (n + 1 < max && (c = next_byte(r)) >= 0) {
+		line[n++] = (char)c;
+		if (c == '\n')
+			break;
+	}
+	line[n] = '\0';
+	return n > 0 && !r->error;
+}
+
 int
 config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
 	char line[CONFIG_LINE_MAX];
 	bool seen[S_COUNT] = { false };
-	FILE *f;
+	struct reader r = { .fd = -1 };
 	int lineno = 0;
 	int rc = 0;
 
@@ -605,14 +659,15 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		seterr(err, errlen, "%s: path too long", path);
 		return -1;
 	}
-	f = fopen(path, "re");
-	if (f == NULL) {
+	r.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r.fd < 0) {
 		seterr(err, errlen, "%s: %s", path, strerror(errno));
 		return errno == ENOENT ? -2 : -1;
 	}
-	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+	while (rc == 0 && read_line(&r, line, sizeof(line))) {
 		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(f)) {
+		/* A NUL before the LF counts as no LF, as it did with fgets. */
+		if (strchr(line, '\n') == NULL && !r.eof) {
 			seterr(err, errlen, "%s:%d: line too long", path,
 			    lineno);
 			rc = -1;
@@ -620,11 +675,11 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		}
 		rc = config_line(cfg, line, seen, path, lineno, err, errlen);
 	}
-	if (rc == 0 && ferror(f)) {
+	if (rc == 0 && r.error) {
 		seterr(err, errlen, "%s: read error", path);
 		rc = -1;
 	}
-	fclose(f);
+	close(r.fd);
 	return rc;
 }
 
@@ -668,70 +723,90 @@ config_validate(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Text built line by line into a buffer, counted in full as fmt() does. */
+struct text {
+	char	*buf;
+	size_t	 size, len;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+add(struct text *t, const char *format, ...)
+{
+	size_t at = t->len < t->size ? t->len : t->size;
+	va_list ap;
+
+	va_start(ap, format);
+	t->len += (size_t)vfmt(t->buf + at, t->size - at, format, ap);
+	va_end(ap);
+}
+
 static void
-print_escaped(FILE *out, const char *s)
+add_escaped(struct text *t, const char *s)
 {
 	for (; *s != '\0'; s++) {
 		if (*s == '\r')
-			fputs("\\r", out);
+			add(t, "\\r");
 		else if (*s == '\n')
-			fputs("\\n", out);
+			add(t, "\\n");
 		else if (*s == '\t')
-			fputs("\\t", out);
+			add(t, "\\t");
 		else if (*s == '\\')
-			fputs("\\\\", out);
+			add(t, "\\\\");
 		else
-			fputc(*s, out);
+			add(t, "%c", *s);
 	}
 }
 
-void
-config_print(const struct config *cfg, FILE *out)
+size_t
+config_format(const struct config *cfg, char *buf, size_t size)
 {
 	static const char *const types[] = { "pipe", "file", "reject" };
 	static const char *const tp[] = { "off", "client", "full" };
 	static const char *const pp[] = { "off", "v1", "v2", "any" };
 	static const char *const ot[] = { "none", "may", "encrypt", "verify" };
 	char nets[NETLIST_MAX * 48];
+	struct text t = { .buf = buf, .size = size };
+	struct text *out = &t;
 
-	fprintf(out, "# effective settings of %s\n", cfg->path);
-	fprintf(out, "FilterCommand: %s\n", cfg->filter_command);
-	fprintf(out, "FilterType: %s\n", types[cfg->filter_type]);
-	fprintf(out, "FilterReject: %s\n", cfg->filter_reject);
-	fprintf(out, "FilterTimeout: %d\n", cfg->filter_timeout);
-	fputs("Header: ", out);
-	print_escaped(out, cfg->header);
-	fputc('\n', out);
-	fprintf(out, "KeepAlives: %d\n", cfg->keepalives);
+	add(out, "# effective settings of %s\n", cfg->path);
+	add(out, "FilterCommand: %s\n", cfg->filter_command);
+	add(out, "FilterType: %s\n", types[cfg->filter_type]);
+	add(out, "FilterReject: %s\n", cfg->filter_reject);
+	add(out, "FilterTimeout: %d\n", cfg->filter_timeout);
+	add(out, "Header: ");
+	add_escaped(out, cfg->header);
+	add(out, "\n");
+	add(out, "KeepAlives: %d\n", cfg->keepalives);
 	/* Unset (TransparentProxy): a comment, so the output loads back. */
-	fprintf(out, "%sOutAddress: %s\n", cfg->out_address[0] ? "" : "#",
+	add(out, "%sOutAddress: %s\n", cfg->out_address[0] ? "" : "#",
 	    cfg->out_address);
-	fprintf(out, "Skip: %s\n", cfg->skip_authenticated ? "authenticated" :
+	add(out, "Skip: %s\n", cfg->skip_authenticated ? "authenticated" :
 	    "none");
-	fprintf(out, "TempDirectory: %s\n", cfg->temp_directory);
-	fprintf(out, "TimeOut: %d\n", cfg->timeout);
-	fprintf(out, "TransparentProxy: %s\n", tp[cfg->transparent]);
-	fprintf(out, "User: %s\n", cfg->user);
-	fprintf(out, "XClient: %s\n", cfg->xclient ? "on" : "off");
-	fprintf(out, "BareNewline: %s\n",
+	add(out, "TempDirectory: %s\n", cfg->temp_directory);
+	add(out, "TimeOut: %d\n", cfg->timeout);
+	add(out, "TransparentProxy: %s\n", tp[cfg->transparent]);
+	add(out, "User: %s\n", cfg->user);
+	add(out, "XClient: %s\n", cfg->xclient ? "on" : "off");
+	add(out, "BareNewline: %s\n",
 	    cfg->bare_newline == BARE_NEWLINE_REJECT ? "reject" : "normalize");
 	netlist_format(&cfg->xforward_hosts, nets, sizeof(nets));
-	fprintf(out, "AuthorizedXForwardHosts: %s\n", nets);
-	fprintf(out, "MaxRecipients: %u\n", cfg->max_recipients);
-	fprintf(out, "MaxLineLength: %u\n", cfg->max_line_length);
-	fprintf(out, "MaxErrors: %u\n", cfg->max_errors);
-	fprintf(out, "MaxJunkCommands: %u\n", cfg->max_junk_commands);
-	fprintf(out, "MaxMessageSize: %llu\n", cfg->max_message_size);
-	fprintf(out, "ProxyProtocol: %s\n", pp[cfg->proxy_protocol]);
+	add(out, "AuthorizedXForwardHosts: %s\n", nets);
+	add(out, "MaxRecipients: %u\n", cfg->max_recipients);
+	add(out, "MaxLineLength: %u\n", cfg->max_line_length);
+	add(out, "MaxErrors: %u\n", cfg->max_errors);
+	add(out, "MaxJunkCommands: %u\n", cfg->max_junk_commands);
+	add(out, "MaxMessageSize: %llu\n", cfg->max_message_size);
+	add(out, "ProxyProtocol: %s\n", pp[cfg->proxy_protocol]);
 	netlist_format(&cfg->proxy_hosts, nets, sizeof(nets));
-	fprintf(out, "ProxyProtocolHosts: %s\n", nets);
-	fprintf(out, "TLSCertificate: %s\n", cfg->tls_cert);
-	fprintf(out, "TLSKey: %s\n", cfg->tls_key);
-	fprintf(out, "TLSProtocols: %s\n", cfg->tls_protocols);
-	fprintf(out, "TLSCiphers: %s\n", cfg->tls_ciphers);
-	fprintf(out, "TLSRequire: %s\n", cfg->tls_require ? "on" : "off");
-	fprintf(out, "OutTLS: %s\n", ot[cfg->out_tls]);
-	fprintf(out, "OutTLSCAFile: %s\n", cfg->out_tls_ca_file);
-	fprintf(out, "OutTLSName: %s\n", cfg->out_tls_name);
-	fprintf(out, "TLSModule: %s\n", cfg->tls_module);
+	add(out, "ProxyProtocolHosts: %s\n", nets);
+	add(out, "TLSCertificate: %s\n", cfg->tls_cert);
+	add(out, "TLSKey: %s\n", cfg->tls_key);
+	add(out, "TLSProtocols: %s\n", cfg->tls_protocols);
+	add(out, "TLSCiphers: %s\n", cfg->tls_ciphers);
+	add(out, "TLSRequire: %s\n", cfg->tls_require ? "on" : "off");
+	add(out, "OutTLS: %s\n", ot[cfg->out_tls]);
+	add(out, "OutTLSCAFile: %s\n", cfg->out_tls_ca_file);
+	add(out, "OutTLSName: %s\n", cfg->out_tls_name);
+	add(out, "TLSModule: %s\n", cfg->tls_module);
+	return t.len;
 }

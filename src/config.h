@@ -95,6 +95,9 @@ void	config_defaults(struct config *);
 int	config_load(struct config *, const char *path, char *err, size_t errlen);
 /* Checks that the settings work together (e.g. an OutAddress is given). */
 int	config_validate(const struct config *, char *err, size_t errlen);
-void	config_print(const struct config *, FILE *);
+/* What -t prints, as fmt() would: the length it needs, at most size - 1
+ * bytes of it in buf. CONFIG_TEXT_MAX holds any configuration. */
+#define CONFIG_TEXT_MAX (40 * CONFIG_VALUE_MAX + 2 * NETLIST_MAX * 48)
+size_t	config_format(const struct config *, char *buf, size_t size);
 
 #endif

@@ -2,6 +2,8 @@
  * esmtp.c - the path and the ESMTP parameters of MAIL and RCPT.
  */
 #include "esmtp.h"
+#include "ascii.h"
+#include "span.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -65,7 +67,7 @@ static const char *
 parse_params(const char *p, struct esmtp_args *a)
 {
 	while (*p != '\0') {
-		size_t n = strcspn(p, " \t");
+		size_t n = cspan(p, " \t");
 		const char *eq = memchr(p, '=', n);
 		struct esmtp_param *pm;
 
@@ -80,7 +82,7 @@ parse_params(const char *p, struct esmtp_args *a)
 		    (pm->value != NULL && !value_valid(pm->value, pm->vlen)))
 			return "bad parameter syntax";
 		p += n;
-		p += strspn(p, " \t");
+		p += span(p, " \t");
 	}
 	return NULL;
 }
@@ -96,10 +98,10 @@ esmtp_parse(const char *args, const char *keyword, bool allow_null,
 	memset(a, 0, sizeof(*a));
 	a->addr = addr;
 	addr[0] = '\0';
-	if (strncasecmp(args, keyword, klen) != 0)
+	if (ascii_ncasecmp(args, keyword, klen) != 0)
 		return "no path";
 	p = args + klen;
-	p += strspn(p, " \t");
+	p += span(p, " \t");
 	if (*p == '\0')
 		return "empty path";
 	bracketed = *p == '<';
@@ -121,7 +123,7 @@ esmtp_parse(const char *args, const char *keyword, bool allow_null,
 	p = end + bracketed;
 	if (*p != '\0' && *p != ' ' && *p != '\t')
 		return "junk after path";
-	p += strspn(p, " \t");
+	p += span(p, " \t");
 	return parse_params(p, a);
 }
 
@@ -133,7 +135,7 @@ esmtp_param(const struct esmtp_args *a, const char *key)
 
 	for (i = 0; i < a->nparams; i++)
 		if (a->params[i].klen == n &&
-		    strncasecmp(a->params[i].key, key, n) == 0)
+		    ascii_ncasecmp(a->params[i].key, key, n) == 0)
 			return &a->params[i];
 	return NULL;
 }
@@ -144,5 +146,5 @@ esmtp_value_is(const struct esmtp_param *p, const char *word)
 	size_t n = strlen(word);
 
 	return p != NULL && p->value != NULL && p->vlen == n &&
-	    strncasecmp(p->value, word, n) == 0;
+	    ascii_ncasecmp(p->value, word, n) == 0;
 }

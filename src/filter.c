@@ -2,7 +2,9 @@
  * filter.c - spawn, feed, collect, wait, kill.
  */
 #include "filter.h"
+#include "fmt.h"
 #include "sig.h"
+#include "span.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,15 +36,6 @@ struct run {
 	size_t	err_cur_len;
 	char	err_last[REPLY_LINE_MAX];
 };
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 static void
 close_fd(int *fd)
@@ -93,7 +86,7 @@ find_program(const char *name, char *const envp[], char *out, size_t outlen)
 	for (dir = path; *dir != '\0'; dir = *end ? end + 1 : end) {
 		end = strchrnul(dir, ':');
 		/* An empty PATH entry means the current directory. */
-		if ((size_t)snprintf(out, outlen, "%.*s%s%s", (int)(end - dir),
+		if ((size_t)fmt(out, outlen, "%.*s%s%s", (int)(end - dir),
 		    dir, end > dir ? "/" : "", name) >= outlen)
 			continue;
 		if (stat(out, &st) == 0 && S_ISREG(st.st_mode) &&
@@ -109,7 +102,7 @@ direct_command(const char *cmd, char *const envp[], struct direct *d)
 	size_t n = 0;
 	char *save = NULL, *w;
 
-	if (cmd[strspn(cmd, PLAIN_CHARS)] != '\0' ||
+	if (cmd[span(cmd, PLAIN_CHARS)] != '\0' ||
 	    strlen(cmd) >= sizeof(d->words))
 		return false;
 	strcpy(d->words, cmd);
@@ -124,7 +117,7 @@ direct_command(const char *cmd, char *const envp[], struct direct *d)
 	if (n == 0 || strchr(d->argv[0], '=') != NULL)
 		return false;
 	if (strchr(d->argv[0], '/') != NULL) {
-		snprintf(d->path, sizeof(d->path), "%s", d->argv[0]);
+		fmt(d->path, sizeof(d->path), "%s", d->argv[0]);
 		return access(d->path, X_OK) == 0;
 	}
 	/* Not found: perhaps a shell builtin ("exit 1"); the shell knows. */
@@ -180,7 +173,7 @@ spawn(const struct config *cfg, char *const envp[], struct run *run,
 	if (pipe2(err, O_CLOEXEC) < 0 ||
 	    (pipe_mode && (pipe2(in, O_CLOEXEC) < 0 ||
 	    pipe2(out, O_CLOEXEC) < 0))) {
-		snprintf(why, whylen, "pipe: %s", strerror(errno));
+		fmt(why, whylen, "pipe: %s", strerror(errno));
 		goto fail;
 	}
 	spawn_actions(&fa, pipe_mode, in, out, err);
@@ -194,7 +187,7 @@ spawn(const struct config *cfg, char *const envp[], struct run *run,
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0) {
-		snprintf(why, whylen, "cannot start /bin/sh: %s", strerror(rc));
+		fmt(why, whylen, "cannot start /bin/sh: %s", strerror(rc));
 		goto fail;
 	}
 	close_fd(&in[0]);
@@ -313,19 +306,19 @@ judge(const struct config *cfg, struct run *run, struct filter_result *res)
 
 	if (run->feed_errno != 0) {
 		res->outcome = VERDICT_TEMPFAIL;
-		snprintf(res->why, sizeof(res->why), "reading the spooled "
+		fmt(res->why, sizeof(res->why), "reading the spooled "
 		    "message for the filter: %s", strerror(run->feed_errno));
 		return;
 	}
 	if (WIFSIGNALED(st)) {
 		res->outcome = VERDICT_TEMPFAIL;
-		snprintf(res->why, sizeof(res->why), "filter killed by signal %d",
+		fmt(res->why, sizeof(res->why), "filter killed by signal %d",
 		    WTERMSIG(st));
 		return;
 	}
 	if (!WIFEXITED(st)) {
 		res->outcome = VERDICT_TEMPFAIL;
-		snprintf(res->why, sizeof(res->why), "filter ended oddly");
+		fmt(res->why, sizeof(res->why), "filter ended oddly");
 		return;
 	}
 	st = WEXITSTATUS(st);
@@ -337,14 +330,14 @@ judge(const struct config *cfg, struct run *run, struct filter_result *res)
 	 * verdicts on the mail. */
 	if (st == 126 || st == 127) {
 		res->outcome = VERDICT_TEMPFAIL;
-		snprintf(res->why, sizeof(res->why),
+		fmt(res->why, sizeof(res->why),
 		    "filter could not be run (exit %d): %.150s", st,
 		    run->err_last);
 		return;
 	}
 	if (st > 128) {
 		res->outcome = VERDICT_TEMPFAIL;
-		snprintf(res->why, sizeof(res->why),
+		fmt(res->why, sizeof(res->why),
 		    "a filter process was killed by signal %d (exit %d)",
 		    st - 128, st);
 		return;
@@ -355,7 +348,7 @@ judge(const struct config *cfg, struct run *run, struct filter_result *res)
 		res->outcome = VERDICT_DROP;
 	else
 		res->outcome = VERDICT_REJECT;
-	snprintf(res->why, sizeof(res->why), "filter exit %d", st);
+	fmt(res->why, sizeof(res->why), "filter exit %d", st);
 }
 
 /* The fds a run still waits on, and which slot of pfd is which. */
@@ -390,10 +383,10 @@ waitset_fill(const struct run *rp, struct waitset *w)
 static struct timespec
 wait_time(const struct run *rp, long deadline, long next_tick)
 {
-	long wait = deadline - now_ms();
+	long wait = deadline - io_now_ms();
 
-	if (next_tick >= 0 && next_tick - now_ms() < wait)
-		wait = next_tick - now_ms();
+	if (next_tick >= 0 && next_tick - io_now_ms() < wait)
+		wait = next_tick - io_now_ms();
 	if (!rp->exited && rp->pidfd < 0 && wait > 20)
 		wait = 20;	/* no pidfd (old kernel): check often */
 	if (wait < 0)
@@ -410,14 +403,14 @@ run_stopped(const struct config *cfg, long deadline, pid_t *running,
 	if (sig_caught()) {
 		filter_kill(running);
 		res->outcome = VERDICT_SIGNALLED;
-		snprintf(res->why, sizeof(res->why), "signal %d",
+		fmt(res->why, sizeof(res->why), "signal %d",
 		    sig_caught());
 		return true;
 	}
-	if (now_ms() >= deadline) {
+	if (io_now_ms() >= deadline) {
 		filter_kill(running);
 		res->outcome = VERDICT_TEMPFAIL;
-		snprintf(res->why, sizeof(res->why),
+		fmt(res->why, sizeof(res->why),
 		    "filter timed out after %d s", cfg->filter_timeout);
 		return true;
 	}
@@ -456,7 +449,7 @@ filter_run(const struct config *cfg, char *const envp[], int in_fd,
     struct filter_result *res)
 {
 	struct run run, *rp = &run;
-	long start = now_ms(), deadline, next_tick = -1;
+	long start = io_now_ms(), deadline, next_tick = -1;
 	struct waitset w;
 	struct timespec ts;
 	int ready;
@@ -483,9 +476,9 @@ filter_run(const struct config *cfg, char *const envp[], int in_fd,
 		 * inside the keepalive tick. */
 		if (run_stopped(cfg, deadline, running, res))
 			goto done;
-		if (next_tick >= 0 && now_ms() >= next_tick) {
+		if (next_tick >= 0 && io_now_ms() >= next_tick) {
 			tick(arg);
-			next_tick = now_ms() + (long)cfg->keepalives * 1000L;
+			next_tick = io_now_ms() + (long)cfg->keepalives * 1000L;
 		}
 		serve(rp, &w, ready, in_fd, out, running);
 	}
@@ -498,5 +491,5 @@ done:
 	close_fd(&rp->pidfd);
 	if (out != NULL)
 		res->output_size = out->size;
-	res->ms = now_ms() - start;
+	res->ms = io_now_ms() - start;
 }

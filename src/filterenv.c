@@ -2,6 +2,7 @@
  * filterenv.c - the filter's environment, built once per message.
  */
 #include "filterenv.h"
+#include "fmt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@ build_env(struct filter_env *fe, const struct filter_env_values *v)
 		if (room > 4096) \
 			room = 4096; \
 		fe->vars[used] = '\0'; \
-		w = snprintf(fe->vars + used, room, __VA_ARGS__); \
+		w = fmt(fe->vars + used, room, __VA_ARGS__); \
 		fe->envp[n++] = fe->vars + used; \
 		used += (w < 0 ? 0 : (size_t)w >= room ? room - 1 : \
 		    (size_t)w) + 1; \

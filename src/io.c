@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <string.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 void
@@ -71,12 +72,20 @@ io_write_some(struct io *io, const unsigned char *p, size_t n, short *events)
 	return IO_ERROR;
 }
 
+/*
+ * The system call, not glibc's clock_gettime() (which asks the vDSO, a few
+ * tens of ns faster): that wrapper sits alone in a 64 KiB window of libc's
+ * code, and the kernel maps libc 64 KiB at a time, so calling it cost every
+ * session up to 64 KiB of RSS; syscall() sits beside socket() and connect(),
+ * which every session runs anyway (bench/libc-windows). A session reads
+ * the clock a few dozen times.
+ */
 long
 io_now_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
 	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 

@@ -11,6 +11,7 @@
  * stderr is a socket: under inetd and xinetd it is the client's.
  */
 #include "log.h"
+#include "fmt.h"
 #include "sysd.h"
 
 #include <paths.h>
@@ -77,7 +78,7 @@ log_open(struct logger *lg, int stderr_level)
 void
 log_set_session(struct logger *lg, const char *id)
 {
-	snprintf(lg->session_id, sizeof(lg->session_id), "%s", id);
+	fmt(lg->session_id, sizeof(lg->session_id), "%s", id);
 }
 
 /* Log text never carries control bytes: a peer could forge lines. */
@@ -103,7 +104,7 @@ entry_field(struct entry *e, const char *fmt, ...)
 	int len;
 
 	va_start(ap, fmt);
-	len = vsnprintf(e->field[e->n], sizeof(e->field[e->n]), fmt, ap);
+	len = vfmt(e->field[e->n], sizeof(e->field[e->n]), fmt, ap);
 	va_end(ap);
 	if (len >= (int)sizeof(e->field[e->n]))
 		len = (int)sizeof(e->field[e->n]) - 1;
@@ -117,7 +118,7 @@ static void
 entry_long(struct entry *e, char *buf, size_t size, const char *name,
     const char *value)
 {
-	int len = snprintf(buf, size, "%s=%s", name, value);
+	int len = fmt(buf, size, "%s=%s", name, value);
 
 	if (len >= (int)size)
 		len = (int)size - 1;
@@ -174,8 +175,9 @@ emit(struct logger *lg, enum log_level level, const char *text,
 {
 	switch (lg->target) {
 	case LOG_TO_STDERR:
-		fprintf(stderr, "proxsmtpd[%ld]: %s%s%s\n", (long)getpid(),
-		    lg->session_id[0] ? lg->session_id : "",
+		/* One write(2), as unbuffered stderr did. */
+		(void)fmt_write(STDERR_FILENO, "proxsmtpd[%ld]: %s%s%s\n",
+		    (long)getpid(), lg->session_id[0] ? lg->session_id : "",
 		    lg->session_id[0] ? ": " : "", text);
 		return;
 	case LOG_TO_SYSLOG:
@@ -200,7 +202,7 @@ log_msg(struct logger *lg, enum log_level level, const char *fmt, ...)
 	if ((int)level > lg->level)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	vfmt(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	make_printable(text);
 	emit(lg, level, text, NULL, NULL);
@@ -224,14 +226,14 @@ log_message(struct logger *lg, const struct log_message *m)
 
 		total++;
 		if (o + len + 3 < LOG_RCPT_MAX) {
-			o += (size_t)snprintf(rcpts + o, sizeof(rcpts) - o,
+			o += (size_t)fmt(rcpts + o, sizeof(rcpts) - o,
 			    "%s<%.*s>", shown ? "," : "", (int)len, p);
 			shown++;
 		}
 		p = nl ? nl + 1 : p + len;
 	}
 	if (shown < total)
-		snprintf(rcpts + o, sizeof(rcpts) - o, ",...(%u more)",
+		fmt(rcpts + o, sizeof(rcpts) - o, ",...(%u more)",
 		    total - shown);
 	else
 		rcpts[o] = '\0';
@@ -239,10 +241,10 @@ log_message(struct logger *lg, const struct log_message *m)
 		rcpts[0] = '\0';
 	/* A message that no filter saw says so rather than show a time. */
 	if (m->filter_ms >= 0)
-		snprintf(ms, sizeof(ms), "%ld", m->filter_ms);
+		fmt(ms, sizeof(ms), "%ld", m->filter_ms);
 	else
-		snprintf(ms, sizeof(ms), "none");
-	snprintf(text, sizeof(text),
+		fmt(ms, sizeof(ms), "none");
+	fmt(text, sizeof(text),
 	    "client=%s from=<%s> to=%s nrcpt=%u size=%llu outcome=%s "
 	    "reply=\"%s\"%s%s%s filter_ms=%s",
 	    m->client, m->sender, rcpts, total, m->size, m->outcome, m->reply,

@@ -6,7 +6,10 @@
  * xinetd, tcpserver) listens and accepts; we get the connection on stdin and
  * stdout, or as the one fd of sd_listen_fds().
  */
+#include "args.h"
+#include "ascii.h"
 #include "config.h"
+#include "fmt.h"
 #include "log.h"
 #include "sandbox.h"
 #include "session.h"
@@ -16,7 +19,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -42,7 +44,7 @@
 static void
 help(void)
 {
-	printf(USAGE
+	int rc = fmt_write(STDOUT_FILENO, USAGE
 	    "One SMTP session on stdin/stdout (or the socket of LISTEN_FDS),\n"
 	    "its messages through FilterCommand, to OutAddress.\n"
 	    "  -d level       log to stderr up to level: 0 errors, 1 warnings,\n"
@@ -55,14 +57,15 @@ help(void)
 	    "  -V, -v, --version  print the version and exit\n"
 	    "  -h, --help     print this help and exit\n"
 	    "See proxsmtpd(8) and proxsmtpd.conf(5).\n", DEFAULT_CONFIG);
-	exit(fflush(stdout) == 0 ? 0 : EXIT_USAGE);
+
+	exit(rc == 0 ? 0 : EXIT_USAGE);
 }
 
 /* A bad command line: the usage on stderr, exit 100. */
 __attribute__((noreturn)) static void
 usage(void)
 {
-	fputs(USAGE, stderr);
+	(void)fmt_write(STDERR_FILENO, "%s", USAGE);
 	exit(EXIT_USAGE);
 }
 
@@ -111,18 +114,18 @@ drop_privileges(const char *user, char *why, size_t whylen)
 	errno = 0;
 	pw = getpwnam(user);
 	if (pw == NULL) {
-		snprintf(why, whylen, "User %s: %s", user,
+		fmt(why, whylen, "User %s: %s", user,
 		    errno ? strerror(errno) : "no such user");
 		return -1;
 	}
 	if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
 	    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-		snprintf(why, whylen, "cannot become %s: %s", user,
+		fmt(why, whylen, "cannot become %s: %s", user,
 		    strerror(errno));
 		return -1;
 	}
 	if (pw->pw_uid != 0 && setuid(0) == 0) {
-		snprintf(why, whylen, "could regain root after becoming %s",
+		fmt(why, whylen, "could regain root after becoming %s",
 		    user);
 		return -1;
 	}
@@ -132,15 +135,20 @@ drop_privileges(const char *user, char *why, size_t whylen)
 static void
 write_pidfile(struct logger *lg, const char *path)
 {
-	FILE *f = fopen(path, "we");
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	char pid[32];
+	int n;
 
-	if (f == NULL) {
+	if (fd < 0) {
 		log_msg(lg, L_WARNING, "pid file %s: %s", path,
 		    strerror(errno));
 		return;
 	}
-	fprintf(f, "%ld\n", (long)getpid());
-	fclose(f);
+	n = fmt(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (write(fd, pid, (size_t)n) != n)
+		log_msg(lg, L_WARNING, "pid file %s: %s", path,
+		    strerror(errno));
+	close(fd);
 }
 
 /* What the command line asks for. */
@@ -158,11 +166,11 @@ parse_level(const char *arg)
 	long l;
 
 	errno = 0;
-	l = strtol(arg, &end, 10);
+	l = dec_strtol(arg, &end);
 	if (arg[0] == '\0' || *end != '\0' || errno != 0 || l < L_ERR ||
 	    l > L_DEBUG) {
-		fprintf(stderr, "proxsmtpd: -d %s: the level is a number from "
-		    "%d to %d\n", arg, L_ERR, L_DEBUG);
+		(void)fmt_write(STDERR_FILENO, "proxsmtpd: -d %s: the level is "
+		    "a number from %d to %d\n", arg, L_ERR, L_DEBUG);
 		usage();
 	}
 	return (int)l;
@@ -171,29 +179,30 @@ parse_level(const char *arg)
 static void
 parse_options(int argc, char **argv, struct options *o)
 {
-	static const struct option long_options[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	static const struct args_long long_options[] = {
+		{ "help", 'h' },
+		{ "version", 'V' },
+		{ NULL, 0 },
 	};
+	struct args a;
 	int ch;
 
 	*o = (struct options){ .config_path = DEFAULT_CONFIG, .level = -1 };
-	while ((ch = getopt_long(argc, argv, "d:f:hp:StvV", long_options,
-	    NULL)) != -1) {
+	args_init(&a, argc, argv);
+	while ((ch = args_next(&a, "d:f:hp:StvV", long_options)) != -1) {
 		switch (ch) {
 		case 'd':
-			o->level = parse_level(optarg);
+			o->level = parse_level(a.arg);
 			break;
 		case 'h':
 			help();
 			break;
 		case 'f':
-			o->config_path = optarg;
+			o->config_path = a.arg;
 			o->config_given = true;
 			break;
 		case 'p':
-			o->pidfile = optarg;
+			o->pidfile = a.arg;
 			break;
 		case 'S':
 			o->sandbox = true;
@@ -203,13 +212,13 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'v':
 		case 'V':
-			printf("proxsmtpd %s\n", VERSION);
-			exit(fflush(stdout) == 0 ? 0 : EXIT_USAGE);
+			exit(fmt_write(STDOUT_FILENO, "proxsmtpd %s\n",
+			    VERSION) == 0 ? 0 : EXIT_USAGE);
 		default:
 			usage();
 		}
 	}
-	if (optind != argc)
+	if (a.operands != 0)
 		usage();
 }
 
@@ -235,6 +244,27 @@ load_config(struct config *cfg, struct logger *lg, const struct options *o)
 	if (cfg->ignored[0] != '\0')
 		log_msg(lg, L_DEBUG, "%s: ignored (the launcher does that job)",
 		    cfg->ignored);
+	return 0;
+}
+
+/* -t: the settings on stdout; 0, or EXIT_USAGE if they could not go. */
+static int
+print_config(const struct config *cfg)
+{
+	static char text[CONFIG_TEXT_MAX];
+	size_t len = config_format(cfg, text, sizeof(text)), o = 0;
+	ssize_t n;
+
+	if (len >= sizeof(text))
+		return EXIT_USAGE;
+	while (o < len) {
+		n = write(STDOUT_FILENO, text + o, len - o);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return EXIT_USAGE;
+		o += (size_t)n;
+	}
 	return 0;
 }
 
@@ -287,8 +317,7 @@ main(int argc, char **argv)
 			log_msg(&lg, L_ERR, "TLS: %s", err);
 			return EXIT_USAGE;
 		}
-		config_print(&cfg, stdout);
-		return fflush(stdout) == 0 ? 0 : EXIT_USAGE;
+		return print_config(&cfg);
 	}
 	sig_init();
 	if (client_fds(&lg, &rfd, &wfd) < 0)

@@ -2,6 +2,10 @@
  * netlist.c - networks in CIDR notation and matching addresses to them.
  */
 #include "netlist.h"
+#include "ascii.h"
+#include "fmt.h"
+#include "inet.h"
+#include "span.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,7 +40,7 @@ network_parse(const char *text, size_t n, struct network *net)
 	net->prefix = max;
 	if (slash != NULL) {
 		errno = 0;
-		bits = strtol(slash, &end, 10);
+		bits = dec_strtol(slash, &end);
 		if (errno != 0 || end == slash || *end != '\0' || bits < 0 ||
 		    bits > (long)max)
 			return "bad prefix length";
@@ -54,10 +58,10 @@ netlist_parse(const char *text, struct netlist *nl)
 	for (;;) {
 		size_t n;
 
-		p += strspn(p, ", \t");
+		p += span(p, ", \t");
 		if (*p == '\0')
 			return NULL;
-		n = strcspn(p, ", \t");
+		n = cspan(p, ", \t");
 		if (nl->n == NETLIST_MAX)
 			return "too many networks";
 		if ((bad = network_parse(p, n, &nl->net[nl->n])) != NULL)
@@ -110,8 +114,8 @@ netlist_format(const struct netlist *nl, char *buf, size_t len)
 	for (i = 0; i < nl->n && o < len; i++) {
 		const struct network *net = &nl->net[i];
 
-		inet_ntop(net->family, net->addr, ip, sizeof(ip));
-		o += (size_t)snprintf(buf + o, len - o, "%s%s/%u",
+		inet_text(net->family, net->addr, ip, sizeof(ip));
+		o += (size_t)fmt(buf + o, len - o, "%s%s/%u",
 		    i ? ", " : "", ip, net->prefix);
 	}
 }

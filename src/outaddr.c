@@ -3,6 +3,9 @@
  * an absolute socket path.
  */
 #include "outaddr.h"
+#include "ascii.h"
+#include "fmt.h"
+#include "span.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,7 +22,7 @@ out_port_parse(const char *s, in_port_t *port)
 	long n;
 
 	errno = 0;
-	n = strtol(s, &end, 10);
+	n = dec_strtol(s, &end);
 	if (errno != 0 || end == s || *end != '\0' || n < 1 || n > 65535)
 		return -1;
 	*port = htons((in_port_t)n);
@@ -33,7 +36,7 @@ port_check(const char *port)
 
 	if (port[0] == '\0')
 		return "no port";
-	if (port[strspn(port, "0123456789")] == '\0')
+	if (port[span(port, "0123456789")] == '\0')
 		return out_port_parse(port, &p) == 0 ? NULL : "port out of range";
 	if (strlen(port) >= sizeof(((struct out_address *)0)->port) ||
 	    getservbyname(port, "tcp") == NULL)
@@ -52,12 +55,12 @@ out_address_parse(const char *text, struct out_address *oa)
 		if (strlen(text) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 			return "socket path too long";
 		oa->kind = OUT_UNIX;
-		snprintf(oa->host, sizeof(oa->host), "%s", text);
+		fmt(oa->host, sizeof(oa->host), "%s", text);
 		return NULL;
 	}
-	if (text[0] != '\0' && text[strspn(text, "0123456789")] == '\0') {
+	if (text[0] != '\0' && text[span(text, "0123456789")] == '\0') {
 		oa->kind = OUT_LOOPBACK;
-		snprintf(oa->port, sizeof(oa->port), "%s", text);
+		fmt(oa->port, sizeof(oa->port), "%s", text);
 		return port_check(text);
 	}
 	oa->kind = OUT_HOST;
@@ -88,6 +91,6 @@ out_address_parse(const char *text, struct out_address *oa)
 	oa->host[hostlen] = '\0';
 	if ((bad = port_check(colon + 1)) != NULL)
 		return bad;
-	snprintf(oa->port, sizeof(oa->port), "%s", colon + 1);
+	fmt(oa->port, sizeof(oa->port), "%s", colon + 1);
 	return NULL;
 }

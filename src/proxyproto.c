@@ -3,6 +3,7 @@
  * (binary), as haproxy's proxy-protocol.txt describes them.
  */
 #include "proxyproto.h"
+#include "fmt.h"
 #include "io.h"
 
 #include <arpa/inet.h>
@@ -86,28 +87,28 @@ parse_v1(const unsigned char *buf, size_t len, struct proxy_header *h,
 		if (buf[end] == '\r')
 			break;
 		if (buf[end] < 0x20 || buf[end] > 0x7e) {
-			snprintf(why, whylen, "v1 header with a control or "
+			fmt(why, whylen, "v1 header with a control or "
 			    "8-bit byte");
 			return -1;
 		}
 	}
 	if (end == n) {
 		if (len >= PROXY_V1_MAX) {
-			snprintf(why, whylen, "v1 header without CRLF in its "
+			fmt(why, whylen, "v1 header without CRLF in its "
 			    "first %d bytes", PROXY_V1_MAX);
 			return -1;
 		}
 		return 0;
 	}
 	if (end + 1 >= PROXY_V1_MAX) {
-		snprintf(why, whylen, "v1 header without CRLF in its first "
+		fmt(why, whylen, "v1 header without CRLF in its first "
 		    "%d bytes", PROXY_V1_MAX);
 		return -1;
 	}
 	if (end + 1 >= len)
 		return 0;
 	if (buf[end + 1] != '\n') {
-		snprintf(why, whylen, "v1 header with a CR not followed by LF");
+		fmt(why, whylen, "v1 header with a CR not followed by LF");
 		return -1;
 	}
 	memcpy(line, buf, end);
@@ -133,18 +134,18 @@ parse_v1(const unsigned char *buf, size_t len, struct proxy_header *h,
 	else if (i >= 2 && strcmp(field[1], "TCP6") == 0)
 		family = AF_INET6;
 	else {
-		snprintf(why, whylen, "v1 header with an unknown protocol "
+		fmt(why, whylen, "v1 header with an unknown protocol "
 		    "(not TCP4, TCP6 or UNKNOWN)");
 		return -1;
 	}
 	if (i != 6 || p != NULL) {
-		snprintf(why, whylen, "v1 header without exactly four fields "
+		fmt(why, whylen, "v1 header without exactly four fields "
 		    "after %s", field[1]);
 		return -1;
 	}
 	if (v1_addr(family, field[2], field[4], &h->src, &h->addr_len) < 0 ||
 	    v1_addr(family, field[3], field[5], &h->dst, &h->addr_len) < 0) {
-		snprintf(why, whylen, "v1 header with a bad %s address or "
+		fmt(why, whylen, "v1 header with a bad %s address or "
 		    "port", field[1]);
 		return -1;
 	}
@@ -164,18 +165,18 @@ parse_v2(const unsigned char *buf, size_t len, struct proxy_header *h,
 	if (len < PROXY_V2_HEAD)
 		return 0;
 	if (buf[12] >> 4 != 2) {
-		snprintf(why, whylen, "v2 header of version %u",
+		fmt(why, whylen, "v2 header of version %u",
 		    (unsigned)(buf[12] >> 4));
 		return -1;
 	}
 	cmd = buf[12] & 0x0f;
 	if (cmd > 1) {
-		snprintf(why, whylen, "v2 header with unknown command %u", cmd);
+		fmt(why, whylen, "v2 header with unknown command %u", cmd);
 		return -1;
 	}
 	blen = (size_t)buf[14] << 8 | buf[15];
 	if (blen > PROXY_V2_LEN_MAX) {
-		snprintf(why, whylen, "v2 header of %zu bytes (at most %d "
+		fmt(why, whylen, "v2 header of %zu bytes (at most %d "
 		    "taken)", blen, PROXY_V2_LEN_MAX);
 		return -1;
 	}
@@ -196,17 +197,17 @@ parse_v2(const unsigned char *buf, size_t len, struct proxy_header *h,
 	else if (family == 2)
 		alen = 36;
 	else {
-		snprintf(why, whylen, "v2 header with address family %u (only "
+		fmt(why, whylen, "v2 header with address family %u (only "
 		    "IPv4 and IPv6 name a client)", family);
 		return -1;
 	}
 	if (transport != 1) {
-		snprintf(why, whylen, "v2 header with transport %u (not a "
+		fmt(why, whylen, "v2 header with transport %u (not a "
 		    "stream)", transport);
 		return -1;
 	}
 	if (blen < alen) {
-		snprintf(why, whylen, "v2 header of %zu bytes, too short for "
+		fmt(why, whylen, "v2 header of %zu bytes, too short for "
 		    "its addresses", blen);
 		return -1;
 	}
@@ -216,13 +217,13 @@ parse_v2(const unsigned char *buf, size_t len, struct proxy_header *h,
 		size_t tlen;
 
 		if (blen - off < 3) {
-			snprintf(why, whylen, "v2 header with a truncated TLV");
+			fmt(why, whylen, "v2 header with a truncated TLV");
 			return -1;
 		}
 		tlen = (size_t)buf[PROXY_V2_HEAD + off + 1] << 8 |
 		    buf[PROXY_V2_HEAD + off + 2];
 		if (tlen > blen - off - 3) {
-			snprintf(why, whylen, "v2 header with a TLV running "
+			fmt(why, whylen, "v2 header with a TLV running "
 			    "past its end");
 			return -1;
 		}
@@ -280,7 +281,7 @@ proxy_parse(const unsigned char *buf, size_t len, enum proxy_mode mode,
 		    whylen);
 	}
 none:
-	snprintf(why, whylen, "no PROXY %s header", mode == PROXY_V1 ? "v1" :
+	fmt(why, whylen, "no PROXY %s header", mode == PROXY_V1 ? "v1" :
 	    mode == PROXY_V2 ? "v2" : "v1 or v2");
 	return -1;
 }
@@ -355,16 +356,16 @@ proxy_read(int fd, bool is_socket, enum proxy_mode mode, long deadline,
 	}
 	if (st != IO_OK) {
 		if (st == IO_EOF && got == 0)
-			snprintf(why, whylen, "no PROXY header (connection "
+			fmt(why, whylen, "no PROXY header (connection "
 			    "closed)");
 		else if (st == IO_EOF)
-			snprintf(why, whylen, "truncated PROXY header "
+			fmt(why, whylen, "truncated PROXY header "
 			    "(connection closed after %zu bytes)", got);
 		else if (st == IO_TIMEOUT)
-			snprintf(why, whylen, "no complete PROXY header within "
+			fmt(why, whylen, "no complete PROXY header within "
 			    "TimeOut (%zu bytes came)", got);
 		else
-			snprintf(why, whylen, "reading the PROXY header: %s",
+			fmt(why, whylen, "reading the PROXY header: %s",
 			    io_strstatus(st));
 		return -1;
 	}

@@ -6,6 +6,8 @@
  * first digit 2 to 5. Text is made printable before anyone relays it.
  */
 #include "reply.h"
+#include "ascii.h"
+#include "fmt.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -75,7 +77,7 @@ reply_write(struct io *io, const struct reply *r)
 	int i, n, status;
 
 	for (i = 0; i < r->nlines; i++) {
-		n = snprintf(line, sizeof(line), "%03d%c%s\r\n", r->code,
+		n = fmt(line, sizeof(line), "%03d%c%s\r\n", r->code,
 		    i + 1 < r->nlines ? '-' : ' ', r->text[i]);
 		if (n >= (int)sizeof(line))
 			n = (int)sizeof(line) - 1;
@@ -96,7 +98,7 @@ reply_set(struct reply *r, int code, const char *text)
 void
 reply_summary(const struct reply *r, char *buf, size_t len)
 {
-	snprintf(buf, len, "%03d %s", r->code, r->nlines > 0 ? r->text[0] : "");
+	fmt(buf, len, "%03d %s", r->code, r->nlines > 0 ? r->text[0] : "");
 }
 
 int
@@ -109,7 +111,7 @@ reply_find_keyword(const struct reply *r, const char *keyword)
 	for (i = 1; i < r->nlines; i++) {
 		const char *t = r->text[i];
 
-		if (strncasecmp(t, keyword, klen) == 0 &&
+		if (ascii_ncasecmp(t, keyword, klen) == 0 &&
 		    (t[klen] == '\0' || t[klen] == ' ' || t[klen] == '='))
 			return i;
 	}
@@ -158,10 +160,10 @@ reply_parse_verdict(const char *line, const char *def, char *out,
 				text = code == 250 ? "2.0.0 Ok" :
 				    p[0] == '4' ? "4.7.1 Message rejected" :
 				    "5.7.1 Message rejected";
-			snprintf(out, outlen, "%03d %s", code, text);
+			fmt(out, outlen, "%03d %s", code, text);
 			return code;
 		}
 	}
-	snprintf(out, outlen, "550 %s", clean);
+	fmt(out, outlen, "550 %s", clean);
 	return 550;
 }

@@ -9,6 +9,7 @@
  * are left alone: a filter reads its own configuration and databases.
  */
 #include "sandbox.h"
+#include "fmt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,13 +69,13 @@ sandbox_apply(const char *spool_dir, const char *pidfile, char *why,
 
 	/* Also what lets an unprivileged process call landlock_restrict_self. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		snprintf(why, whylen, "no_new_privs: %s", strerror(errno));
+		fmt(why, whylen, "no_new_privs: %s", strerror(errno));
 		return -1;
 	}
 	abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0,
 	    LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi < 0) {
-		snprintf(why, whylen, "Landlock not available (%s): the file "
+		fmt(why, whylen, "Landlock not available (%s): the file "
 		    "system stays writable", strerror(errno));
 		return 1;
 	}
@@ -86,7 +87,7 @@ sandbox_apply(const char *spool_dir, const char *pidfile, char *why,
 	ra.handled_access_fs = handled;
 	ruleset = (int)syscall(SYS_landlock_create_ruleset, &ra, sizeof(ra), 0);
 	if (ruleset < 0) {
-		snprintf(why, whylen, "Landlock ruleset: %s", strerror(errno));
+		fmt(why, whylen, "Landlock ruleset: %s", strerror(errno));
 		return -1;
 	}
 	/* A spool directory that cannot be opened gets no rule: spooling then
@@ -99,7 +100,7 @@ sandbox_apply(const char *spool_dir, const char *pidfile, char *why,
 	/* The pid file is removed at exit: its directory must allow that. */
 	if (pidfile != NULL && (slash = strrchr(pidfile, '/')) != NULL &&
 	    (size_t)(slash - pidfile) < sizeof(piddir)) {
-		snprintf(piddir, sizeof(piddir), "%.*s",
+		fmt(piddir, sizeof(piddir), "%.*s",
 		    slash == pidfile ? 1 : (int)(slash - pidfile), pidfile);
 		(void)ll_add(ruleset, piddir, LANDLOCK_ACCESS_FS_REMOVE_FILE,
 		    handled);
@@ -109,7 +110,7 @@ sandbox_apply(const char *spool_dir, const char *pidfile, char *why,
 	}
 	r = (int)syscall(SYS_landlock_restrict_self, ruleset, 0);
 	if (r < 0)
-		snprintf(why, whylen, "Landlock restrict: %s", strerror(errno));
+		fmt(why, whylen, "Landlock restrict: %s", strerror(errno));
 	close(ruleset);
 	return r < 0 ? -1 : 0;
 }

@@ -8,6 +8,8 @@
  * and filtered before the upstream sees any of it.
  */
 #include "session.h"
+#include "ascii.h"
+#include "fmt.h"
 #include "data.h"
 #include "esmtp.h"
 #include "filter.h"
@@ -16,6 +18,7 @@
 #include "header.h"
 #include "proxyproto.h"
 #include "sig.h"
+#include "span.h"
 #include "xtext.h"
 
 #include <errno.h>
@@ -141,7 +144,7 @@ die(struct session *s, int status, const char *reply, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
+	vfmt(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	log_msg(s->log, L_WARNING, "%s after %s from %s (%u messages)", why,
 	    state_names[s->state], s->ep.client_ip, s->messages);
@@ -191,13 +194,13 @@ static void
 fatal_reply(struct session *s, char *buf, size_t len, int status)
 {
 	if (status == IO_SIGNAL)
-		snprintf(buf, len, "421 4.3.2 %s Service shutting down, "
+		fmt(buf, len, "421 4.3.2 %s Service shutting down, "
 		    "closing connection", s->hostname);
 	else if (status == IO_TIMEOUT)
-		snprintf(buf, len, "421 4.4.2 %s Error: timeout exceeded",
+		fmt(buf, len, "421 4.4.2 %s Error: timeout exceeded",
 		    s->hostname);
 	else
-		snprintf(buf, len, "421 4.4.0 %s Error: connection to "
+		fmt(buf, len, "421 4.4.0 %s Error: connection to "
 		    "upstream server lost", s->hostname);
 }
 
@@ -238,7 +241,7 @@ session_abort(struct session *s, const char *why)
 {
 	char reply[256];
 
-	snprintf(reply, sizeof(reply), "421 4.3.0 %s Service not available",
+	fmt(reply, sizeof(reply), "421 4.3.0 %s Service not available",
 	    s->hostname);
 	die(s, EXIT_TEMPORARY, reply, "%s", why);
 }
@@ -275,12 +278,12 @@ say_line(struct session *s, const char *why, bool counted, const char *text)
 	int n, r;
 
 	drain_replies(s);	/* earlier commands' replies come first */
-	n = snprintf(line, sizeof(line) - 2, "%s", text);
+	n = fmt(line, sizeof(line) - 2, "%s", text);
 	if (n < 0 || n >= (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 3;
 	if (line[0] == '4' || line[0] == '5') {
 		if (why == NULL) {
-			snprintf(what, sizeof(what), "%s", s->verb[0] ?
+			fmt(what, sizeof(what), "%s", s->verb[0] ?
 			    s->verb : "session");
 			why = what;
 		}
@@ -300,7 +303,7 @@ say(struct session *s, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vfmt(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	say_line(s, NULL, true, line);
 }
@@ -342,18 +345,18 @@ own_name_text(const struct session *s, const char *text, char *out,
 	char esc[16] = "";
 	size_t n;
 
-	n = strspn(text, "0123456789.");
+	n = span(text, "0123456789.");
 	if (n >= 5 && text[0] >= '2' && text[0] <= '5' && text[1] == '.' &&
 	    (text[n] == ' ' || text[n] == '\0')) {
-		snprintf(esc, sizeof(esc), "%.*s ", (int)n, text);
+		fmt(esc, sizeof(esc), "%.*s ", (int)n, text);
 		text += n + (text[n] == ' ');
 	}
-	n = strcspn(text, " ");
-	if (n > 0 && memchr(text, '.', n) != NULL && strspn(text,
+	n = cspan(text, " ");
+	if (n > 0 && memchr(text, '.', n) != NULL && span(text,
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 	    == n)
 		text += n;	/* a host name: the upstream's */
-	snprintf(out, outlen, "%s%s%s%s", esc, s->hostname,
+	fmt(out, outlen, "%s%s%s%s", esc, s->hostname,
 	    text[0] == ' ' || text[0] == '\0' ? "" : " ", text);
 }
 
@@ -368,7 +371,7 @@ upstream_closing(struct session *s, const struct reply *rp)
 	char text[REPLY_LINE_MAX], line[REPLY_LINE_MAX + 8];
 
 	own_name_text(s, rp->text[0], text, sizeof(text));
-	snprintf(line, sizeof(line), "421 %s", text);
+	fmt(line, sizeof(line), "421 %s", text);
 	die(s, EXIT_SESSION_FAILED, line, "upstream %s is closing the session: "
 	    "421 %s", s->server, rp->text[0]);
 }
@@ -390,7 +393,7 @@ upstream_drop(struct session *s, const char *reply, const char *why)
 	/* Its fd is closed: no close_notify may go to whatever reuses it. */
 	s->upstream_tls.active = false;
 	s->upstream_gone = true;
-	snprintf(s->gone_reply, sizeof(s->gone_reply), "%s", reply);
+	fmt(s->gone_reply, sizeof(s->gone_reply), "%s", reply);
 }
 
 static void
@@ -437,10 +440,10 @@ no_surprise_3xx(struct session *s, const struct reply *rp, int allow,
 	char reply[256];
 
 	if (rp->code / 100 == 3 && rp->code != allow) {
-		snprintf(reply, sizeof(reply), "421 4.3.0 %s Error: upstream "
+		fmt(reply, sizeof(reply), "421 4.3.0 %s Error: upstream "
 		    "server misbehaved", s->hostname);
 		die(s, EXIT_SESSION_FAILED, reply, "upstream %s answered %.*s "
-		    "with %d", s->server, (int)strcspn(what, " \t"), what,
+		    "with %d", s->server, (int)cspan(what, " \t"), what,
 		    rp->code);
 	}
 }
@@ -520,8 +523,8 @@ rewrite_name(struct session *s, struct reply *rp)
 	char rest[REPLY_LINE_MAX];
 	const char *sp = strchr(rp->text[0], ' ');
 
-	snprintf(rest, sizeof(rest), "%s", sp != NULL ? sp : "");
-	snprintf(rp->text[0], REPLY_LINE_MAX, "%s%s", s->hostname, rest);
+	fmt(rest, sizeof(rest), "%s", sp != NULL ? sp : "");
+	fmt(rp->text[0], REPLY_LINE_MAX, "%s%s", s->hostname, rest);
 }
 
 /* Whether the space-separated list has word (case-insensitive). */
@@ -531,9 +534,9 @@ has_word(const char *list, const char *word)
 	size_t len = strlen(word), n;
 
 	while (*list != '\0') {
-		list += strspn(list, " ");
-		n = strcspn(list, " ");
-		if (n == len && strncasecmp(list, word, len) == 0)
+		list += span(list, " ");
+		n = cspan(list, " ");
+		if (n == len && ascii_ncasecmp(list, word, len) == 0)
 			return true;
 		list += n;
 	}
@@ -556,35 +559,35 @@ xclient_handshake(struct session *s, const char *helo, bool esmtp)
 	int i;
 	size_t o;
 
-	snprintf(unavailable, sizeof(unavailable), "421 4.3.0 %s Service not "
+	fmt(unavailable, sizeof(unavailable), "421 4.3.0 %s Service not "
 	    "available, try again later", s->hostname);
 	s->xclient_done = true;
-	snprintf(cmd, sizeof(cmd), "EHLO %s", s->hostname);
+	fmt(cmd, sizeof(cmd), "EHLO %s", s->hostname);
 	rp = upstream_command(s, cmd);
 	if (rp->code != 250 || (i = reply_find_keyword(rp, "XCLIENT")) < 0)
 		die(s, EXIT_TEMPORARY, unavailable, "XClient is on but upstream "
 		    "%s does not offer XCLIENT (EHLO: %d): nothing relayed",
 		    s->server, rp->code);
 	attrs = rp->text[i] + strlen("XCLIENT");
-	o = (size_t)snprintf(cmd, sizeof(cmd), "XCLIENT ADDR=%s%s",
+	o = (size_t)fmt(cmd, sizeof(cmd), "XCLIENT ADDR=%s%s",
 	    strchr(s->ep.client_ip, ':') ? "IPV6:" : "", s->ep.client_ip);
 	/* Attributes left out keep the values of our own connection: the
 	 * client would be judged by the proxy's host name. We look up no
 	 * names, so say there is none. */
 	if (has_word(attrs, "NAME"))
-		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o,
+		o += (size_t)fmt(cmd + o, sizeof(cmd) - o,
 		    " NAME=[UNAVAILABLE]");
 	if (has_word(attrs, "REVERSE_NAME") && o < sizeof(cmd))
-		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o,
+		o += (size_t)fmt(cmd + o, sizeof(cmd) - o,
 		    " REVERSE_NAME=[UNAVAILABLE]");
 	/* No HELO yet: the upstream must not judge the client by ours. */
 	if (has_word(attrs, "HELO") && o < sizeof(cmd)) {
 		xtext_encode(helo, enc, sizeof(enc));
-		o += (size_t)snprintf(cmd + o, sizeof(cmd) - o, " HELO=%s",
+		o += (size_t)fmt(cmd + o, sizeof(cmd) - o, " HELO=%s",
 		    helo[0] != '\0' ? enc : "[UNAVAILABLE]");
 	}
 	if (has_word(attrs, "PROTO") && o < sizeof(cmd))
-		snprintf(cmd + o, sizeof(cmd) - o, " PROTO=%s",
+		fmt(cmd + o, sizeof(cmd) - o, " PROTO=%s",
 		    esmtp ? "ESMTP" : "SMTP");
 	rp = upstream_command(s, cmd);
 	/* Postfix answers with a new greeting (220); before 2.3 it said
@@ -611,9 +614,9 @@ advertise_size(const struct session *s, struct reply *rp)
 		return;
 	if ((k = reply_find_keyword(rp, "SIZE")) > 0) {
 		v = rp->text[k] + strlen("SIZE");
-		v += strspn(v, " ");
+		v += span(v, " ");
 		if (*v >= '0' && *v <= '9')
-			theirs = strtoull(v, NULL, 10);	/* ERANGE: huge */
+			theirs = dec_strtoull(v, NULL);	/* ERANGE: huge */
 		if (theirs != 0 && theirs <= ours)
 			return;
 	} else if (rp->nlines < REPLY_LINES_MAX) {
@@ -621,7 +624,7 @@ advertise_size(const struct session *s, struct reply *rp)
 	} else {
 		return;	/* no room: unadvertised, the limit still holds */
 	}
-	snprintf(rp->text[k], REPLY_LINE_MAX, "SIZE %llu", ours);
+	fmt(rp->text[k], REPLY_LINE_MAX, "SIZE %llu", ours);
 }
 
 /* Adds an EHLO keyword line; false when the reply has no room. */
@@ -630,7 +633,7 @@ add_keyword(struct reply *rp, const char *keyword)
 {
 	if (rp->nlines >= REPLY_LINES_MAX)
 		return false;
-	snprintf(rp->text[rp->nlines++], REPLY_LINE_MAX, "%s", keyword);
+	fmt(rp->text[rp->nlines++], REPLY_LINE_MAX, "%s", keyword);
 	return true;
 }
 
@@ -666,13 +669,13 @@ advertise_tls(const struct session *s, struct reply *rp)
 	while (s->cfg->tls_require && (k = reply_find_keyword(rp, "AUTH")) > 0)
 		reply_remove_line(rp, k);
 	if (rp->nlines < REPLY_LINES_MAX)
-		snprintf(rp->text[rp->nlines++], REPLY_LINE_MAX, "STARTTLS");
+		fmt(rp->text[rp->nlines++], REPLY_LINE_MAX, "STARTTLS");
 }
 
 static void
 cmd_helo(struct session *s, const char *verb, const char *args)
 {
-	bool esmtp = strcasecmp(verb, "EHLO") == 0, up_binarymime;
+	bool esmtp = ascii_casecmp(verb, "EHLO") == 0, up_binarymime;
 	struct reply *rp;
 	size_t i;
 	int k;
@@ -685,7 +688,7 @@ cmd_helo(struct session *s, const char *verb, const char *args)
 		s->up_chunking = esmtp && reply_find_keyword(rp, "CHUNKING") > 0;
 		up_binarymime = esmtp && reply_find_keyword(rp, "BINARYMIME") > 0;
 		s->chunking = s->binarymime = false;
-		snprintf(s->helo, sizeof(s->helo), "%s", args);
+		fmt(s->helo, sizeof(s->helo), "%s", args);
 		transaction_reset(s);
 		forward_info_reset(s);
 		rewrite_name(s, rp);
@@ -759,7 +762,7 @@ mail_done(struct session *s, const struct pending *p, const struct reply *rp)
 		transaction_reset(s);
 		s->tx.mail_accepted = true;
 		s->tx.binarymime = p->flags & PEND_BINARYMIME;
-		snprintf(s->tx.sender, sizeof(s->tx.sender), "%s", p->addr);
+		fmt(s->tx.sender, sizeof(s->tx.sender), "%s", p->addr);
 	}
 	say_reply(s, rp);
 }
@@ -956,9 +959,9 @@ cmd_xforward(struct session *s, const char *verb, const char *args)
 	if (rp->code / 100 == 2) {
 		/* "[UNAVAILABLE]" and the like carry no information. */
 		if (remote[0] != '\0' && remote[0] != '[')
-			snprintf(s->remote, sizeof(s->remote), "%s", remote);
+			fmt(s->remote, sizeof(s->remote), "%s", remote);
 		if (helo[0] != '\0' && helo[0] != '[')
-			snprintf(s->remote_helo, sizeof(s->remote_helo), "%s",
+			fmt(s->remote_helo, sizeof(s->remote_helo), "%s",
 			    helo);
 	}
 	say_reply(s, rp);
@@ -1056,7 +1059,7 @@ tls_text(const struct session *s, char *buf, size_t len)
 {
 	if (!s->client_tls.active)
 		return "none";
-	snprintf(buf, len, "%s %s", s->client_tls.info.protocol,
+	fmt(buf, len, "%s %s", s->client_tls.info.protocol,
 	    s->client_tls.info.cipher);
 	return buf;
 }
@@ -1169,17 +1172,17 @@ upstream_starttls(struct session *s)
 	int r;
 
 	s->upstream_tls_done = true;
-	snprintf(fail, sizeof(fail), "421 4.7.0 %s Error: no TLS to the "
+	fmt(fail, sizeof(fail), "421 4.7.0 %s Error: no TLS to the "
 	    "upstream server, try again later", s->hostname);
-	snprintf(cmd, sizeof(cmd), "EHLO %s", s->hostname);
+	fmt(cmd, sizeof(cmd), "EHLO %s", s->hostname);
 	rp = upstream_command(s, cmd);
 	if (rp->code != 250 || reply_find_keyword(rp, "STARTTLS") <= 0)
-		snprintf(why, sizeof(why), "upstream %s does not offer STARTTLS "
+		fmt(why, sizeof(why), "upstream %s does not offer STARTTLS "
 		    "(EHLO: %d)", s->server, rp->code);
 	else if (tls_context(s, false, why, sizeof(why)) < 0)
 		;	/* why says it */
 	else if ((rp = upstream_command(s, "STARTTLS"))->code != 220)
-		snprintf(why, sizeof(why), "upstream %s refused STARTTLS: %d "
+		fmt(why, sizeof(why), "upstream %s refused STARTTLS: %d "
 		    "%s", s->server, rp->code, rp->text[0]);
 	else
 		why[0] = '\0';
@@ -1261,8 +1264,8 @@ upstream_rset(struct session *s)
 		    "RSET" : io_strstatus(r));
 	} else if (s->reply.code == 421) {
 		own_name_text(s, s->reply.text[0], why, sizeof(why));
-		snprintf(reply, sizeof(reply), "421 %s", why);
-		snprintf(why, sizeof(why), "421 %s", s->reply.text[0]);
+		fmt(reply, sizeof(reply), "421 %s", why);
+		fmt(why, sizeof(why), "421 %s", s->reply.text[0]);
 		upstream_drop(s, reply, why);
 	}
 }
@@ -1321,7 +1324,7 @@ message_too_big(struct session *s, unsigned long long size, bool rset)
 	char detail[128];
 
 	s->msg.size = (off_t)size;	/* the log says what was sent */
-	snprintf(detail, sizeof(detail), "message size %llu exceeds "
+	fmt(detail, sizeof(detail), "message size %llu exceeds "
 	    "MaxMessageSize %llu", size, s->cfg->max_message_size);
 	message_done(s, "rejected", "552 5.3.4 Error: message size exceeds "
 	    "fixed limit", detail, -1, rset);
@@ -1375,13 +1378,13 @@ end_of_data_misread(struct session *s, int r, long filter_ms)
 	char why[REPLY_LINE_MAX + 64], summary[REPLY_LINE_MAX + 8];
 
 	if (r == REPLY_BAD)
-		snprintf(why, sizeof(why), "upstream answered the end "
+		fmt(why, sizeof(why), "upstream answered the end "
 		    "of data with a malformed reply");
 	else
-		snprintf(why, sizeof(why), "upstream answered the end "
+		fmt(why, sizeof(why), "upstream answered the end "
 		    "of data with %d %s", s->reply.code,
 		    s->reply.text[0]);
-	snprintf(summary, sizeof(summary), "421 4.3.0 %s Error: "
+	fmt(summary, sizeof(summary), "421 4.3.0 %s Error: "
 	    "upstream server misbehaved, closing connection",
 	    s->hostname);
 	message_done(s, "tempfail", "451 4.3.0 Error: upstream server "
@@ -1411,12 +1414,12 @@ forward_chunked(struct session *s, int fd, const char *header, long filter_ms)
 	int r;
 
 	if (data_encode_as(fd, NULL, header, mode, 0, &n) != IO_OK) {
-		snprintf(why, sizeof(why), "reading spooled message: %s",
+		fmt(why, sizeof(why), "reading spooled message: %s",
 		    strerror(errno));
 		temp_failure(s, why, filter_ms);
 		return;
 	}
-	snprintf(cmd, sizeof(cmd), "BDAT %llu LAST", n);
+	fmt(cmd, sizeof(cmd), "BDAT %llu LAST", n);
 	upstream_send(s, cmd);
 	r = data_encode_as(fd, &s->upstream, header, mode, n, &sent);
 	if (r == IO_ERROR && errno == EOVERFLOW)
@@ -1666,7 +1669,7 @@ stream_message(struct session *s)
 		io_commit(&s->upstream, olen);
 	}
 	if (oversized(s, got)) {
-		snprintf(gone, sizeof(gone), "421 4.3.0 %s Error: upstream "
+		fmt(gone, sizeof(gone), "421 4.3.0 %s Error: upstream "
 		    "connection closed after an oversized message, closing "
 		    "connection", s->hostname);
 		message_too_big(s, got, false);
@@ -1690,7 +1693,7 @@ run_filter(struct session *s)
 	    false) < 0) {
 		char detail[256];
 
-		snprintf(detail, sizeof(detail), "cannot create temp file in "
+		fmt(detail, sizeof(detail), "cannot create temp file in "
 		    "%s: %s", cfg->temp_directory, strerror(errno));
 		temp_failure(s, detail, -1);
 		return;
@@ -1878,9 +1881,9 @@ data_ahead_refused(struct session *s)
 	s->data_ahead = false;
 	if (rp->code / 100 != 2 && rp->code / 100 != 3)
 		return;
-	snprintf(why, sizeof(why), "upstream answered DATA with %d %s "
+	fmt(why, sizeof(why), "upstream answered DATA with %d %s "
 	    "without a recipient", rp->code, rp->text[0]);
-	snprintf(gone, sizeof(gone), "421 4.3.0 %s Error: upstream server "
+	fmt(gone, sizeof(gone), "421 4.3.0 %s Error: upstream server "
 	    "misbehaved, closing connection", s->hostname);
 	upstream_drop(s, gone, why);
 }
@@ -1924,7 +1927,7 @@ count_junk(struct session *s)
 
 	if (++s->junk <= s->cfg->max_junk_commands)
 		return;
-	snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many commands "
+	fmt(reply, sizeof(reply), "421 4.7.0 %s Error: too many commands "
 	    "without a delivery", s->hostname);
 	die(s, EXIT_SESSION_FAILED, reply, "MaxJunkCommands (%u) reached",
 	    s->cfg->max_junk_commands);
@@ -1940,7 +1943,7 @@ bdat_unoffered(struct session *s)
 {
 	char reply[256];
 
-	snprintf(reply, sizeof(reply), "554 5.5.1 %s Error: BDAT without "
+	fmt(reply, sizeof(reply), "554 5.5.1 %s Error: BDAT without "
 	    "CHUNKING, closing connection", s->hostname);
 	die(s, EXIT_SESSION_FAILED, reply, "BDAT from %s: CHUNKING is not "
 	    "offered, its chunk cannot be skipped", s->ep.client_ip);
@@ -2038,7 +2041,7 @@ cmd_bdat(struct session *s, const char *verb, const char *args)
 	if (bdat_parse(args, &n, &last) < 0) {
 		/* Where the chunk ends is unknown: nothing after it can be
 		 * read as a command. */
-		snprintf(reply, sizeof(reply), "501 5.5.4 %s Syntax: BDAT "
+		fmt(reply, sizeof(reply), "501 5.5.4 %s Syntax: BDAT "
 		    "count [LAST], closing connection", s->hostname);
 		die(s, EXIT_SESSION_FAILED, reply, "BDAT from %s with no "
 		    "count of at most %d digits: its chunk cannot be found",
@@ -2109,7 +2112,7 @@ handle_command(struct session *s, size_t len)
 		drain_replies(s);
 	if (s->errors >= s->cfg->max_errors) {
 		/* Postfix's smtpd_hard_error_limit. */
-		snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many "
+		fmt(reply, sizeof(reply), "421 4.7.0 %s Error: too many "
 		    "errors", s->hostname);
 		die(s, EXIT_SESSION_FAILED, reply, "MaxErrors (%u) reached",
 		    s->cfg->max_errors);
@@ -2121,7 +2124,7 @@ handle_command(struct session *s, size_t len)
 	}
 	/* Split at any blank, as the upstream (Postfix) does: "DATA\t" is
 	 * DATA, and must not slip past us as an unknown command. */
-	vlen = strcspn(s->line, " \t");
+	vlen = cspan(s->line, " \t");
 	if (vlen == 0 || vlen >= sizeof(s->verb)) {
 		refuse(s, vlen == 0 ? "a command starting with a blank" :
 		    "a command with an overlong verb",
@@ -2131,9 +2134,9 @@ handle_command(struct session *s, size_t len)
 	memcpy(verb, s->line, vlen);
 	verb[vlen] = '\0';
 	args = s->line + vlen;
-	args += strspn(args, " \t");
+	args += span(args, " \t");
 	for (c = commands; c->verb != NULL; c++)
-		if (strcasecmp(c->verb, verb) == 0)
+		if (ascii_casecmp(c->verb, verb) == 0)
 			break;
 	if (c->fn == cmd_data)
 		send_data_ahead(s, args);
@@ -2156,7 +2159,7 @@ handle_command(struct session *s, size_t len)
 		upstream_starttls(s);
 	if (s->cfg->xclient && !s->xclient_done && !(c->flags & C_LOCAL))
 		xclient_handshake(s, c->fn == cmd_helo ? args : "",
-		    strcasecmp(verb, "EHLO") == 0);
+		    ascii_casecmp(verb, "EHLO") == 0);
 	session_move(s, c->on);
 	c->fn(s, verb, args);
 }
@@ -2178,7 +2181,7 @@ greet(struct session *s)
 	if (rp->code / 100 != 4 && rp->code / 100 != 5) {
 		char reply[256];
 
-		snprintf(reply, sizeof(reply), "421 4.3.0 %s Error: upstream "
+		fmt(reply, sizeof(reply), "421 4.3.0 %s Error: upstream "
 		    "server misbehaved", s->hostname);
 		die(s, EXIT_SESSION_FAILED, reply, "upstream %s greeted with "
 		    "%d", s->server, rp->code);
@@ -2214,7 +2217,7 @@ proxy_header(struct session *s)
 	if (proxy_read(s->client_rfd, s->ep.is_socket, s->cfg->proxy_protocol,
 	    io_deadline(s->cfg->timeout * 1000), &h, why, sizeof(why)) < 0)
 		die(s, EXIT_SESSION_FAILED, NULL, "PROXY protocol: %s", why);
-	snprintf(conn, sizeof(conn), "%s", s->ep.client_ip);
+	fmt(conn, sizeof(conn), "%s", s->ep.client_ip);
 	if (!h.local) {
 		addr_to_text((struct sockaddr *)&h.src, s->ep.client_ip,
 		    sizeof(s->ep.client_ip));
@@ -2249,12 +2252,12 @@ session_init(struct session *s, const struct config *cfg, struct logger *lg,
 	tx_reset(&s->tx);
 	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
 		memset(rnd, 0, sizeof(rnd));
-	snprintf(s->id, sizeof(s->id), "%02x%02x%02x%02x%02x%02x", rnd[0],
+	fmt(s->id, sizeof(s->id), "%02x%02x%02x%02x%02x%02x", rnd[0],
 	    rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
 	log_set_session(lg, s->id);
 	if (gethostname(s->hostname, sizeof(s->hostname)) < 0 ||
 	    s->hostname[0] == '\0')
-		snprintf(s->hostname, sizeof(s->hostname), "localhost");
+		fmt(s->hostname, sizeof(s->hostname), "localhost");
 	s->hostname[sizeof(s->hostname) - 1] = '\0';
 	endpoints_get(&s->ep, client_rfd);
 	io_init(&s->client, client_rfd, client_wfd, cfg->timeout * 1000);
@@ -2274,7 +2277,7 @@ session_connect(struct session *s)
 	if (s->upstream_fd < 0) {
 		if (sig_caught())
 			die_client(s, IO_SIGNAL);
-		snprintf(reply, sizeof(reply), "421 4.4.0 %s Upstream server "
+		fmt(reply, sizeof(reply), "421 4.4.0 %s Upstream server "
 		    "unavailable, try again later", s->hostname);
 		log_msg(s->log, L_ERR, "cannot connect to upstream %s: %s",
 		    s->server[0] ? s->server : s->cfg->out_address, why);

@@ -2,6 +2,7 @@
  * spool.c - private temp files.
  */
 #include "spool.h"
+#include "fmt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,16 +29,16 @@ spool_dir_check(const char *dir, char *why, size_t whylen)
 	struct stat st;
 
 	if (stat(dir, &st) < 0) {
-		snprintf(why, whylen, "TempDirectory %s: %s", dir,
+		fmt(why, whylen, "TempDirectory %s: %s", dir,
 		    strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		snprintf(why, whylen, "TempDirectory %s: not a directory", dir);
+		fmt(why, whylen, "TempDirectory %s: not a directory", dir);
 		return -1;
 	}
 	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
-		snprintf(why, whylen, "TempDirectory %s is world-writable "
+		fmt(why, whylen, "TempDirectory %s is world-writable "
 		    "without the sticky bit: refusing to spool there", dir);
 		return -1;
 	}
@@ -62,7 +63,7 @@ spool_create(struct spool *sp, const char *dir, const char *sid, bool named)
 	for (tries = 0; tries < 100; tries++) {
 		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 			return -1;
-		snprintf(sp->path, sizeof(sp->path),
+		fmt(sp->path, sizeof(sp->path),
 		    "%s/proxsmtpd.%s.%02x%02x%02x%02x%02x%02x", dir, sid,
 		    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
 		sp->fd = open(sp->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |

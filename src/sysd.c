@@ -9,6 +9,8 @@
  * library is an option (sysd-libsystemd.c), not the default.
  */
 #include "sysd.h"
+#include "ascii.h"
+#include "fmt.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,7 +27,7 @@ sysd_journal_open(void)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", SYSD_JOURNAL_SOCKET);
+	fmt(sa.sun_path, sizeof(sa.sun_path), "%s", SYSD_JOURNAL_SOCKET);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -63,10 +65,10 @@ sysd_listen_fds(void)
 
 	if (pid == NULL || fds == NULL)
 		return 0;
-	p = strtol(pid, &end, 10);
+	p = dec_strtol(pid, &end);
 	if (*end != '\0' || p != (long)getpid())
 		return 0;
-	n = strtol(fds, &end, 10);
+	n = dec_strtol(fds, &end);
 	if (*end != '\0' || n < 0 || n > 64)
 		return 0;
 	unsetenv("LISTEN_PID");

@@ -6,6 +6,7 @@
  * block, they say whether they wait to read or to write.
  */
 #include "tlsmod.h"
+#include "fmt.h"
 
 #include "config.h"
 
@@ -24,13 +25,13 @@ tlsmod_load(const char *path, char *why, size_t whylen)
 	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL) {
 		err = dlerror();
-		snprintf(why, whylen, "cannot load TLS module: %s",
+		fmt(why, whylen, "cannot load TLS module: %s",
 		    err != NULL ? err : path);
 		return NULL;
 	}
 	api = dlsym(h, TLS_API_SYMBOL);
 	if (api == NULL || api->version != TLS_API_VERSION) {
-		snprintf(why, whylen, "TLS module %s: %s", path, api == NULL ?
+		fmt(why, whylen, "TLS module %s: %s", path, api == NULL ?
 		    "no " TLS_API_SYMBOL : "built for another version of "
 		    "proxsmtpd");
 		dlclose(h);
@@ -56,7 +57,7 @@ tlsmod_context(const struct tls_api *api, const struct config *cfg,
 	*ctx = api->ctx_new(server, &ts, text);
 	if (*ctx != NULL)
 		return 0;
-	snprintf(why, whylen, "%s", text);
+	fmt(why, whylen, "%s", text);
 	return -1;
 }
 

@@ -2,6 +2,8 @@
  * upstream.c - client endpoints and the upstream connection.
  */
 #include "upstream.h"
+#include "fmt.h"
+#include "inet.h"
 #include "outaddr.h"
 #include "io.h"
 
@@ -29,20 +31,19 @@ addr_to_text(const struct sockaddr *sa, char *buf, size_t len)
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const void *)sa;
 
-		inet_ntop(AF_INET, &in->sin_addr, buf, (socklen_t)len);
+		inet_text(AF_INET, &in->sin_addr, buf, len);
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 
 		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf,
-			    (socklen_t)len);
+			inet_text(AF_INET, &in6->sin6_addr.s6_addr[12], buf,
+			    len);
 		else
-			inet_ntop(AF_INET6, &in6->sin6_addr, buf,
-			    (socklen_t)len);
+			inet_text(AF_INET6, &in6->sin6_addr, buf, len);
 	} else if (sa->sa_family == AF_UNIX) {
-		snprintf(buf, len, "localhost");
+		fmt(buf, len, "localhost");
 	} else {
-		snprintf(buf, len, "unknown");
+		fmt(buf, len, "unknown");
 	}
 }
 
@@ -56,9 +57,9 @@ text_from_env(char *buf, size_t len, const char *var)
 	/* Only a well-formed address is believed. */
 	if (v != NULL && (inet_pton(AF_INET, v, &a4) == 1 ||
 	    inet_pton(AF_INET6, v, &a6) == 1))
-		snprintf(buf, len, "%s", v);
+		fmt(buf, len, "%s", v);
 	else
-		snprintf(buf, len, "127.0.0.1");
+		fmt(buf, len, "127.0.0.1");
 }
 
 /*
@@ -123,7 +124,7 @@ endpoint_text(const struct sockaddr *sa, char *buf, size_t len)
 	unsigned port = 0;
 
 	if (sa->sa_family == AF_UNIX) {
-		snprintf(buf, len, "%s", ((const struct sockaddr_un *)
+		fmt(buf, len, "%s", ((const struct sockaddr_un *)
 		    (const void *)sa)->sun_path);
 		return;
 	}
@@ -133,9 +134,9 @@ endpoint_text(const struct sockaddr *sa, char *buf, size_t len)
 	else if (sa->sa_family == AF_INET6)
 		port = ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
 	if (strchr(ip, ':') != NULL)
-		snprintf(buf, len, "[%s]:%u", ip, port);
+		fmt(buf, len, "[%s]:%u", ip, port);
 	else
-		snprintf(buf, len, "%s:%u", ip, port);
+		fmt(buf, len, "%s:%u", ip, port);
 }
 
 /*
@@ -156,7 +157,7 @@ bind_from(int fd, const struct sockaddr *from, socklen_t fromlen, char *why,
 	    bind(fd, from, fromlen) == 0)
 		return 0;
 	e = errno;
-	snprintf(why, whylen, "cannot connect from the client's address%s: %s",
+	fmt(why, whylen, "cannot connect from the client's address%s: %s",
 	    e == EPERM ? " (needs CAP_NET_ADMIN or CAP_NET_RAW)" : "",
 	    strerror(e));
 	return -1;
@@ -181,7 +182,7 @@ connect_wait(int fd, const struct sockaddr *sa, socklen_t salen,
 		    deadline : next);
 		if (r == IO_SIGNAL || (r == IO_TIMEOUT && deadline >= 0 &&
 		    io_now_ms() >= deadline)) {
-			snprintf(why, whylen, "%s", r == IO_SIGNAL ?
+			fmt(why, whylen, "%s", r == IO_SIGNAL ?
 			    io_strstatus(r) : "connect timed out (the "
 			    "socket's backlog stayed full)");
 			return -1;
@@ -190,17 +191,17 @@ connect_wait(int fd, const struct sockaddr *sa, socklen_t salen,
 	if (r == 0)
 		return 0;
 	if (errno != EINPROGRESS) {
-		snprintf(why, whylen, "%s", strerror(errno));
+		fmt(why, whylen, "%s", strerror(errno));
 		return -1;
 	}
 	r = io_wait_until(fd, POLLOUT, deadline);
 	if (r < 0) {
-		snprintf(why, whylen, "%s", r == IO_TIMEOUT ?
+		fmt(why, whylen, "%s", r == IO_TIMEOUT ?
 		    "connect timed out" : io_strstatus(r));
 		return -1;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0 || err != 0) {
-		snprintf(why, whylen, "%s", strerror(err ? err : errno));
+		fmt(why, whylen, "%s", strerror(err ? err : errno));
 		return -1;
 	}
 	return 0;
@@ -217,7 +218,7 @@ connect_one(const struct sockaddr *sa, socklen_t salen,
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    0);
 	if (fd < 0) {
-		snprintf(why, whylen, "socket: %s", strerror(errno));
+		fmt(why, whylen, "socket: %s", strerror(errno));
 		return -1;
 	}
 	if (from != NULL && bind_from(fd, from, fromlen, why, whylen) < 0) {
@@ -267,7 +268,7 @@ original_destination(int client_fd, const struct endpoints *ep,
 	bool v6 = ep->local.ss_family == AF_INET6;
 
 	if (!ep->is_socket || ep->local_len == 0) {
-		snprintf(why, whylen, "transparent proxy needs a TCP socket");
+		fmt(why, whylen, "transparent proxy needs a TCP socket");
 		return -1;
 	}
 	memset(dst, 0, sizeof(*dst));
@@ -292,7 +293,7 @@ original_destination(int client_fd, const struct endpoints *ep,
 		*dstlen = ep->local_len;
 		return 0;
 	}
-	snprintf(why, whylen, "connection was not redirected to us "
+	fmt(why, whylen, "connection was not redirected to us "
 	    "(no original destination; connecting would loop)");
 	return -1;
 }
@@ -343,12 +344,12 @@ resolve(const char *host, const char *port, long deadline,
 	if (r != EAI_NONAME)
 		goto out;
 	if ((lk = calloc(1, sizeof(*lk))) == NULL) {
-		snprintf(why, whylen, "%s: out of memory", host);
+		fmt(why, whylen, "%s: out of memory", host);
 		return -1;
 	}
 	lk->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (lk->done_fd < 0) {
-		snprintf(why, whylen, "eventfd: %s", strerror(errno));
+		fmt(why, whylen, "eventfd: %s", strerror(errno));
 		free(lk);
 		return -1;
 	}
@@ -368,7 +369,7 @@ resolve(const char *host, const char *port, long deadline,
 	w = io_wait_until(lk->done_fd, POLLIN, deadline);
 	if (w < 0) {
 		(void)gai_cancel(&lk->cb);
-		snprintf(why, whylen, "%s: %s", host, w == IO_TIMEOUT ?
+		fmt(why, whylen, "%s: %s", host, w == IO_TIMEOUT ?
 		    "name lookup timed out" : io_strstatus(w));
 		return -1;
 	}
@@ -378,10 +379,43 @@ resolve(const char *host, const char *port, long deadline,
 	free(lk);
 out:
 	if (r != 0) {
-		snprintf(why, whylen, "%s:%s: %s", host, port, gai_strerror(r));
+		fmt(why, whylen, "%s:%s: %s", host, port, gai_strerror(r));
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * An IPv4 or IPv6 literal (no scope id) and a numeric port, into sa; -1 for
+ * anything else. What getaddrinfo() would answer for them, without it: its
+ * code is a 64 KiB window of libc a session need not touch
+ * (bench/libc-windows). Other numeric forms (127.1, fe80::1%eth0) still
+ * go through resolve().
+ */
+static int
+numeric_address(const char *host, const char *port,
+    struct sockaddr_storage *sa, socklen_t *salen)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)sa;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+	in_port_t p;
+
+	if (out_port_parse(port, &p) < 0)
+		return -1;
+	memset(sa, 0, sizeof(*sa));
+	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = p;
+		*salen = sizeof(*in);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = p;
+		*salen = sizeof(*in6);
+		return 0;
+	}
+	return -1;
 }
 
 static int
@@ -389,8 +423,15 @@ connect_host_port(const char *host, const char *port, long deadline,
     char *server, size_t serverlen, char *why, size_t whylen)
 {
 	struct addrinfo *res, *ai;
+	struct sockaddr_storage sa;
+	socklen_t salen;
 	int fd = -1;
 
+	if (numeric_address(host, port, &sa, &salen) == 0) {
+		endpoint_text((struct sockaddr *)&sa, server, serverlen);
+		return connect_one((struct sockaddr *)&sa, salen, NULL, 0,
+		    deadline, why, whylen);
+	}
 	if (resolve(host, port, deadline, &res, why, whylen) < 0)
 		return -1;
 	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
@@ -417,7 +458,7 @@ upstream_connect(const struct config *cfg, const struct endpoints *ep,
 
 	if (cfg->transparent != TRANSPARENT_OFF) {
 		/* What the log names if there is no destination to name. */
-		snprintf(server, serverlen, "(original destination)");
+		fmt(server, serverlen, "(original destination)");
 		if (original_destination(client_fd, ep, &dst, &dstlen, why,
 		    whylen) < 0)
 			return -1;
@@ -432,7 +473,7 @@ upstream_connect(const struct config *cfg, const struct endpoints *ep,
 		    deadline, why, whylen);
 	}
 	if ((bad = out_address_parse(cfg->out_address, &oa)) != NULL) {
-		snprintf(why, whylen, "bad OutAddress %s: %s",
+		fmt(why, whylen, "bad OutAddress %s: %s",
 		    cfg->out_address, bad);
 		return -1;
 	}
@@ -440,7 +481,7 @@ upstream_connect(const struct config *cfg, const struct endpoints *ep,
 		struct sockaddr_un un = { .sun_family = AF_UNIX };
 
 		memcpy(un.sun_path, oa.host, strlen(oa.host) + 1);
-		snprintf(server, serverlen, "%s", oa.host);
+		fmt(server, serverlen, "%s", oa.host);
 		return connect_one((struct sockaddr *)&un, sizeof(un), NULL, 0,
 		    deadline, why, whylen);
 	}
