@@ -139,6 +139,9 @@ default_config_path() {
 }
 
 @test "-t shows every setting of the table set to a value that is not its default" {
+	# The TLS files are read by -t: real ones, made here.
+	"$BATS_TEST_DIRNAME/lib/tls-certs" "$T/certs"
+	module=$(tls_module)
 	conf 'FilterCommand: /usr/bin/my-filter --flag "a b"' \
 		'FilterType: file' \
 		'FilterReject: 554 5.7.0 Go away' \
@@ -160,18 +163,19 @@ default_config_path() {
 		'MaxMessageSize: 0' \
 		'ProxyProtocol: v2' \
 		'ProxyProtocolHosts: 10.1.0.0/16, 2001:db8::/32' \
-		'TLSCertificate: /etc/ssl/certs/mx.pem' \
-		'TLSKey: /etc/ssl/private/mx.key' \
+		"TLSCertificate: $T/certs/server.pem" \
+		"TLSKey: $T/certs/server.key" \
 		'TLSProtocols: >=TLSv1.2, !TLSv1.1' \
 		'TLSCiphers: HIGH:!aNULL' \
 		'TLSRequire: on' \
 		'OutTLS: verify' \
-		'OutTLSCAFile: /etc/ssl/certs/ca-certificates.crt' \
+		"OutTLSCAFile: $T/certs/ca.pem" \
 		'OutTLSName: mx.example.test' \
-		'TLSModule: /opt/proxsmtpd/tls.so'
+		"TLSModule: $module"
 	check
 	[ "$status" -eq 0 ]
-	diff -u - <(settings) <<-'EOF'
+	# The paths of the run's files (-t reads them) as placeholders.
+	diff -u - <(settings | sed "s|$T/|T/|; s|$module|MODULE|") <<-'EOF'
 	FilterCommand: /usr/bin/my-filter --flag "a b"
 	FilterType: file
 	FilterReject: 554 5.7.0 Go away
@@ -194,15 +198,15 @@ default_config_path() {
 	MaxMessageSize: 0
 	ProxyProtocol: v2
 	ProxyProtocolHosts: 10.1.0.0/16, 2001:db8::/32
-	TLSCertificate: /etc/ssl/certs/mx.pem
-	TLSKey: /etc/ssl/private/mx.key
+	TLSCertificate: T/certs/server.pem
+	TLSKey: T/certs/server.key
 	TLSProtocols: >=TLSv1.2, !TLSv1.1
 	TLSCiphers: HIGH:!aNULL
 	TLSRequire: on
 	OutTLS: verify
-	OutTLSCAFile: /etc/ssl/certs/ca-certificates.crt
+	OutTLSCAFile: T/certs/ca.pem
 	OutTLSName: mx.example.test
-	TLSModule: /opt/proxsmtpd/tls.so
+	TLSModule: MODULE
 	EOF
 }
 

@@ -16,13 +16,7 @@ setup_file() {
 
 local_setup() {
 	CERTS=$BATS_FILE_TMPDIR/certs
-	# The module beside the program under test: proxsmtpd-tls.so, or
-	# proxsmtpd-tls-asan.so for proxsmtpd-asan.
-	MODULE=$(dirname "$PROXSMTPD")/proxsmtpd-tls.so
-	case $PROXSMTPD in
-	*-asan) MODULE=$(dirname "$PROXSMTPD")/proxsmtpd-tls-asan.so ;;
-	esac
-	[ -f "$MODULE" ] || make -s -C "$BATS_TEST_DIRNAME/.." "$(basename "$MODULE")"
+	MODULE=$(tls_module)
 	CLIENT=$BATS_TEST_DIRNAME/lib/starttls-client
 }
 
@@ -276,7 +270,9 @@ out_conf() {
 	write_conf "OutTLS: sometimes"
 	run "$PROXSMTPD" -t -f "$CONF"
 	[ "$status" -eq 100 ]
-	write_conf "TLSCertificate: $CERTS/server.pem" "TLSProtocols: !SSLv3, !TLSv1 >=TLSv1.2" "OutTLS: may"
+	# (-t reads the files: certificate and key in one, the module at hand)
+	write_conf "TLSCertificate: $CERTS/combined.pem" "TLSProtocols: !SSLv3, !TLSv1 >=TLSv1.2" \
+		"OutTLS: may" "TLSModule: $MODULE"
 	run "$PROXSMTPD" -t -f "$CONF"
 	[ "$status" -eq 0 ]
 	grep -qx "OutTLS: may" <<<"$output"

@@ -422,3 +422,15 @@ start_store() {
 	track $!
 	wait_port "$AIO_PORT"
 }
+
+# tls_module: the TLS module beside the program under test (built if
+# missing): proxsmtpd-tls.so, or proxsmtpd-tls-asan.so for proxsmtpd-asan.
+tls_module() {
+	local m
+	m=$(dirname "$PROXSMTPD")/proxsmtpd-tls.so
+	case $PROXSMTPD in
+	*-asan) m=$(dirname "$PROXSMTPD")/proxsmtpd-tls-asan.so ;;
+	esac
+	[ -f "$m" ] || make -s -C "$BATS_TEST_DIRNAME/.." "$(basename "$m")" >&2
+	echo "$m"
+}
