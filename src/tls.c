@@ -334,6 +334,12 @@ info(void *conn, struct tls_info *ti)
 }
 
 static void
+ctx_free(void *ctx)
+{
+	SSL_CTX_free(ctx);
+}
+
+static void
 shutdown_conn(void *conn)
 {
 	ERR_clear_error();
@@ -345,6 +351,7 @@ __attribute__((visibility("default"))) const struct tls_api
     proxsmtpd_tls_api = {
 	.version = TLS_API_VERSION,
 	.ctx_new = ctx_new,
+	.ctx_free = ctx_free,
 	.conn_new = conn_new,
 	.handshake = handshake,
 	.read = tls_read,

@@ -16,7 +16,7 @@
 #include <stddef.h>
 
 /* Raised whenever struct tls_api or struct tls_settings change. */
-#define TLS_API_VERSION 1
+#define TLS_API_VERSION 2
 #define TLS_API_SYMBOL "proxsmtpd_tls_api"
 #define TLS_WHY_MAX 256
 
@@ -50,6 +50,7 @@ struct tls_api {
 	 * NULL with why. */
 	void	*(*ctx_new)(bool server, const struct tls_settings *,
 		    char *why);
+	void	(*ctx_free)(void *ctx);
 	/* A connection over rfd/wfd. name (client side): sent as SNI and,
 	 * when the context verifies, the name the certificate must have. */
 	void	*(*conn_new)(void *ctx, int rfd, int wfd, const char *name,

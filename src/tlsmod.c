@@ -72,13 +72,16 @@ tlsmod_check(const struct config *cfg, char *why, size_t whylen)
 	api = tlsmod_load(cfg->tls_module, why, whylen);
 	if (api == NULL)
 		return -1;
-	/* The contexts are not freed: -t exits next. */
-	if (cfg->tls_cert[0] != '\0' &&
-	    tlsmod_context(api, cfg, true, &ctx, why, whylen) < 0)
-		return -1;
-	if (cfg->out_tls != OUT_TLS_NONE &&
-	    tlsmod_context(api, cfg, false, &ctx, why, whylen) < 0)
-		return -1;
+	if (cfg->tls_cert[0] != '\0') {
+		if (tlsmod_context(api, cfg, true, &ctx, why, whylen) < 0)
+			return -1;
+		api->ctx_free(ctx);
+	}
+	if (cfg->out_tls != OUT_TLS_NONE) {
+		if (tlsmod_context(api, cfg, false, &ctx, why, whylen) < 0)
+			return -1;
+		api->ctx_free(ctx);
+	}
 	return 0;
 }
 
