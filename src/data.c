@@ -21,6 +21,32 @@ data_decoder_init(struct data_decoder *d)
 	d->header_room = 0;
 }
 
+/*
+ * The header (CRLF lines already: header_expand) with a dot stuffed before
+ * each line that starts with one, into out (NULL: only counted); its
+ * length.
+ */
+static size_t
+stuff_header(const char *header, unsigned char *out)
+{
+	size_t n = 0;
+
+	for (const char *line = header; line != NULL && *line != '\0';) {
+		const char *end = strchr(line, '\n');
+		size_t len = end != NULL ? (size_t)(end - line) + 1 :
+		    strlen(line);
+
+		if (*line == '.' && out != NULL)
+			out[n] = '.';
+		n += *line == '.';
+		if (out != NULL)
+			memcpy(out + n, line, len);
+		n += len;
+		line += len;
+	}
+	return n;
+}
+
 void
 data_relay_init(struct data_decoder *d, const char *header)
 {
@@ -28,14 +54,7 @@ data_relay_init(struct data_decoder *d, const char *header)
 	d->relay = true;
 	d->in_headers = true;
 	d->header = header != NULL && header[0] != '\0' ? header : NULL;
-	for (const char *line = d->header; line != NULL && *line != '\0';) {
-		const char *end = strchr(line, '\n');
-		size_t len = end != NULL ? (size_t)(end - line) + 1 :
-		    strlen(line);
-
-		d->header_room += len + (*line == '.');
-		line += len;
-	}
+	d->header_room = stuff_header(d->header, NULL);
 }
 
 bool
@@ -71,20 +90,8 @@ margin(const struct data_decoder *d)
 static void
 put_header(struct data_decoder *d, struct cursor *k)
 {
-	const char *line = d->header;
-
 	d->in_headers = false;
-	while (line != NULL && *line != '\0') {
-		const char *end = strchr(line, '\n');
-		size_t len = end != NULL ? (size_t)(end - line) + 1 :
-		    strlen(line);
-
-		if (*line == '.')
-			k->out[k->o++] = '.';
-		memcpy(k->out + k->o, line, len);
-		k->o += len;
-		line += len;
-	}
+	k->o += stuff_header(d->header, k->out + k->o);
 	k->extra += d->header_room;
 }
 
