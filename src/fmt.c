@@ -237,8 +237,7 @@ fmt_write(int fd, const char *format, ...)
 	n = vfmt(buf, sizeof(buf), format, ap);
 	va_end(ap);
 	if ((size_t)n >= sizeof(buf)) {	/* what fits, and say so */
-		if (write(fd, buf, sizeof(buf) - 1) < 0)
-			return -1;
+		(void)!write(fd, buf, sizeof(buf) - 1);
 		return -1;
 	}
 	return write(fd, buf, (size_t)n) == n ? 0 : -1;
